@@ -1,0 +1,6 @@
+//! tern: a Prometheus-compatible scrape-and-remote-write agent.
+//!
+//! The pipeline and module layout are described in `DESIGN.md` (shared with
+//! the project); each stage is a module with one job.
+
+pub mod exposition;
