@@ -4,3 +4,5 @@
 //! the project); each stage is a module with one job.
 
 pub mod exposition;
+pub mod labels;
+pub mod relabel;

@@ -54,7 +54,9 @@ fn reads_a_file_argument_and_agrees_with_the_independent_parse() {
     let out = tern(&["parse", "--format", "text", path.to_str().unwrap()], None);
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     let got = read_json_lines(&stdout(&out));
-    let want = read_json_lines(&std::fs::read_to_string(data("node_exporter.prom.expected.jsonl")).unwrap());
+    let want = read_json_lines(
+        &std::fs::read_to_string(data("node_exporter.prom.expected.jsonl")).unwrap(),
+    );
     assert_eq!(got.len(), want.len());
     for (g, w) in got.iter().zip(&want) {
         assert_eq!(g.labels, w.labels);

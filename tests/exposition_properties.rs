@@ -31,8 +31,12 @@ fn value() -> impl Strategy<Value = f64> {
 }
 
 fn label_set() -> impl Strategy<Value = Vec<(String, String)>> {
-    proptest::collection::btree_map("[a-zA-Z_][a-zA-Z0-9_]{0,8}", "\\PC{0,12}|[\\\\\"\n{},= ]{0,6}", 0..5)
-        .prop_map(|m| m.into_iter().filter(|(k, _)| !k.starts_with("__")).collect())
+    proptest::collection::btree_map(
+        "[a-zA-Z_][a-zA-Z0-9_]{0,8}",
+        "\\PC{0,12}|[\\\\\"\n{},= ]{0,6}",
+        0..5,
+    )
+    .prop_map(|m| m.into_iter().filter(|(k, _)| !k.starts_with("__")).collect())
 }
 
 fn sample() -> impl Strategy<Value = GenSample> {
@@ -60,7 +64,8 @@ fn render(families: &[GenFamily], style: u8) -> String {
     let mut out = String::new();
     for (i, f) in families.iter().enumerate() {
         if let Some(help) = &f.help {
-            out += &format!("# HELP {} {}\n", f.name, help.replace('\\', "\\\\").replace('\n', "\\n"));
+            out +=
+                &format!("# HELP {} {}\n", f.name, help.replace('\\', "\\\\").replace('\n', "\\n"));
         }
         let kind = match f.kind {
             MetricType::Counter => "counter",
@@ -79,7 +84,11 @@ fn render(families: &[GenFamily], style: u8) -> String {
             if style & 4 == 4 && !labels.is_empty() {
                 set.push(',');
             }
-            let braces = if labels.is_empty() && style & 8 == 0 { String::new() } else { format!("{{{set}}}") };
+            let braces = if labels.is_empty() && style & 8 == 0 {
+                String::new()
+            } else {
+                format!("{{{set}}}")
+            };
             let ts = s.timestamp_ms.map(|t| format!(" {t}")).unwrap_or_default();
             let blank = if style & 16 == 16 { " \t" } else { " " };
             out += &format!("{}{braces}{blank}{}{ts}\n", f.name, format_value(s.value));

@@ -25,10 +25,8 @@ fn spawn(program: &str, args: &[String]) -> ChildGuard {
 #[test]
 fn node_exporter_live_body_parses_into_families() {
     let port = free_port();
-    let _exporter = spawn(
-        "prometheus-node-exporter",
-        &[format!("--web.listen-address=127.0.0.1:{port}")],
-    );
+    let _exporter =
+        spawn("prometheus-node-exporter", &[format!("--web.listen-address=127.0.0.1:{port}")]);
     let (_, body) = wait_for_200(port, "/metrics", TEXT_ACCEPT, 20);
     let families = group_families(Parser::new(Format::Text, &body))
         .unwrap_or_else(|e| panic!("node_exporter body does not parse: {e}"));

@@ -33,22 +33,44 @@ use super::{Entry, ErrorKind, MetricType, ParseError, Sample};
 
 type LineResult<T> = Result<T, ErrorKind>;
 
+/// What `label_set` found: the rest after `}`, the text between the braces,
+/// and the quoted metric name inside them, if any.
+type LabelSetParts<'a> = (&'a [u8], &'a [u8], Option<&'a [u8]>);
+
 /// Pull parser over a Prometheus text-format body.
 #[derive(Debug, Clone)]
 pub struct TextParser<'a> {
     body: &'a [u8],
+    /// The longest valid UTF-8 prefix of `body` (all of it, almost always):
+    /// validated once, so lines inside it need no check of their own.
+    valid: &'a str,
     pos: usize,
     line: usize,
 }
 
 impl<'a> TextParser<'a> {
     pub fn new(body: &'a [u8]) -> Self {
-        TextParser { body, pos: 0, line: 0 }
+        let valid = match std::str::from_utf8(body) {
+            Ok(all) => all,
+            Err(e) => std::str::from_utf8(&body[..e.valid_up_to()]).expect("BUG: valid prefix"),
+        };
+        TextParser { body, valid, pos: 0, line: 0 }
     }
 
     /// The 1-based number of the line the last entry came from.
     pub fn line(&self) -> usize {
         self.line
+    }
+
+    /// The `&str` view of `line`, a slice of the body: free inside the
+    /// validated prefix, checked otherwise. Every later slice is cut from it.
+    #[inline]
+    fn as_str(&self, line: &'a [u8]) -> Option<&'a str> {
+        let start = line.as_ptr() as usize - self.body.as_ptr() as usize;
+        match self.valid.get(start..start + line.len()) {
+            Some(s) => Some(s),
+            None => std::str::from_utf8(line).ok(),
+        }
     }
 
     /// Returns the next line (without `\n`) and advances.
@@ -72,12 +94,15 @@ impl<'a> Iterator for TextParser<'a> {
             let line = blanks(raw);
             let parsed = match line.first() {
                 None => continue,
-                Some(b'#') => match comment_line(line) {
+                Some(b'#') => match comment_line(line, self.as_str(line)) {
                     Ok(None) => continue,
                     Ok(Some(entry)) => Ok(entry),
                     Err(kind) => Err(kind),
                 },
-                Some(_) => sample_line(line).map(Entry::Sample),
+                Some(_) => match self.as_str(line) {
+                    Some(line) => sample_line(line).map(Entry::Sample),
+                    None => Err(ErrorKind::Invalid("sample line is not valid UTF-8")),
+                },
             };
             return Some(parsed.map_err(|kind| {
                 // Stop after the first error: the rest of the body is not trusted.
@@ -89,8 +114,9 @@ impl<'a> Iterator for TextParser<'a> {
     }
 }
 
-/// `help | type | comment`: `Ok(None)` for a plain comment.
-fn comment_line(line: &[u8]) -> LineResult<Option<Entry<'_>>> {
+/// `help | type | comment`: `Ok(None)` for a plain comment. `text` is the
+/// line as `&str`, `None` when it is not valid UTF-8 (fine for a comment).
+fn comment_line<'a>(line: &'a [u8], text: Option<&'a str>) -> LineResult<Option<Entry<'a>>> {
     let after_hash = &line[1..];
     let Ok((rest, _)) = lex::blanks1(after_hash) else {
         return Ok(None);
@@ -104,11 +130,16 @@ fn comment_line(line: &[u8]) -> LineResult<Option<Entry<'_>>> {
         // `# HELPER ...` or `# HELP` at the end of the line: a comment.
         return Ok(None);
     };
-    let (name, text) = metadata_name(after_kw, is_help)?;
+    let meta = text.map(|t| lex::sub(t, after_kw)).ok_or(ErrorKind::Invalid(if is_help {
+        "help text is not valid UTF-8"
+    } else {
+        "TYPE line is not valid UTF-8"
+    }))?;
+    let (name, text) = metadata_name(meta, is_help)?;
     // The text starts after the one character that separates it from the name.
-    let text = text.get(1..).unwrap_or_default();
+    let text = if text.is_empty() { text } else { &text[1..] };
     if is_help {
-        let help = lex::utf8(text).ok_or(ErrorKind::Invalid("help text is not valid UTF-8"))?;
+        let help = lex::sub(meta, text);
         return Ok(Some(Entry::Help { name, help: lex::unescape_help(help) }));
     }
     let kind = match text {
@@ -123,42 +154,46 @@ fn comment_line(line: &[u8]) -> LineResult<Option<Entry<'_>>> {
 }
 
 /// `name` of a HELP or TYPE line: a metric name or a quoted UTF-8 name.
-fn metadata_name(i: &[u8], is_help: bool) -> LineResult<(Cow<'_, str>, &[u8])> {
+fn metadata_name(meta: &str, is_help: bool) -> LineResult<(Cow<'_, str>, &[u8])> {
     let missing = if is_help {
         ErrorKind::Expected("metric name after HELP")
     } else {
         ErrorKind::Expected("metric name after TYPE")
     };
-    if i.first() == Some(&b'"') {
+    let i = meta.as_bytes();
+    let (rest, name) = if i.first() == Some(&b'"') {
         let (rest, inner) = lex::quoted(i).map_err(|_| missing)?;
-        return Ok((quoted_text(inner)?, rest));
-    }
-    let (rest, name) = lex::metric_name(i).map_err(|_| missing)?;
-    Ok((Cow::Borrowed(ascii(name)), rest))
+        (rest, lex::unescape_label(lex::sub(meta, inner)))
+    } else {
+        let (rest, name) = lex::metric_name(i).map_err(|_| missing)?;
+        (rest, Cow::Borrowed(lex::sub(meta, name)))
+    };
+    Ok((name, rest))
 }
 
 /// `sample`: a series, its value and an optional timestamp.
-fn sample_line(line: &[u8]) -> LineResult<Sample<'_>> {
-    let (mut rest, mut name) = match lex::metric_name(line) {
-        Ok((rest, name)) => (rest, Some(Cow::Borrowed(ascii(name)))),
-        Err(_) if line[0] == b'{' => (line, None),
+fn sample_line(line: &str) -> LineResult<Sample<'_>> {
+    let bytes = line.as_bytes();
+    let (mut rest, mut name) = match lex::metric_name(bytes) {
+        Ok((rest, name)) => (rest, Some(Cow::Borrowed(lex::sub(line, name)))),
+        Err(_) if bytes[0] == b'{' => (bytes, None),
         Err(_) => return Err(ErrorKind::Expected("metric name or '{' at the start of a sample")),
     };
     let mut label_text = "";
     let after_name = blanks(rest);
     if after_name.first() == Some(&b'{') {
-        let (after, text, quoted_name) = label_set(after_name)?;
+        let (after, inner, quoted_name) = label_set(after_name)?;
         if let Some(q) = quoted_name {
             if name.is_some() {
                 return Err(ErrorKind::Invalid("metric name given twice"));
             }
-            name = Some(q);
+            name = Some(lex::unescape_label(lex::sub(line, q)));
         }
-        label_text = text;
+        label_text = lex::sub(line, inner);
         rest = after;
     }
     let name = name.ok_or(ErrorKind::Expected("a metric name before or inside the braces"))?;
-    let series = ascii_or_utf8(&line[..line.len() - rest.len()]);
+    let series = &line[..line.len() - rest.len()];
     let (value, timestamp_ms) = value_and_timestamp(rest)?;
     Ok(Sample { name, series, label_text, value, timestamp_ms, exemplar: None })
 }
@@ -184,9 +219,10 @@ fn value_and_timestamp(i: &[u8]) -> LineResult<(f64, Option<i64>)> {
     Ok((value, Some(ts)))
 }
 
-/// `labelset`, starting at `{`. Returns the rest after `}`, the validated text
-/// between the braces, and the quoted metric name if one stood inside.
-fn label_set(i: &[u8]) -> LineResult<(&[u8], &str, Option<Cow<'_, str>>)> {
+/// `labelset`, starting at `{`. Returns the rest after `}`, the text between
+/// the braces, and the quoted metric name (escapes as written) if one stood
+/// inside.
+fn label_set(i: &[u8]) -> LineResult<LabelSetParts<'_>> {
     let start = &i[1..];
     let mut i = start;
     let mut quoted_name = None;
@@ -202,7 +238,7 @@ fn label_set(i: &[u8]) -> LineResult<(&[u8], &str, Option<Cow<'_, str>>)> {
                     if quoted_name.is_some() {
                         return Err(ErrorKind::Invalid("metric name given twice"));
                     }
-                    quoted_name = Some(quoted_text(inner)?);
+                    quoted_name = Some(inner);
                     i = after.strip_prefix(b",").unwrap_or(after);
                     continue;
                 }
@@ -223,24 +259,7 @@ fn label_set(i: &[u8]) -> LineResult<(&[u8], &str, Option<Cow<'_, str>>)> {
         }
     }
     let inner = &start[..start.len() - i.len()];
-    let text = lex::utf8(inner).ok_or(ErrorKind::Invalid("label set is not valid UTF-8"))?;
-    Ok((&i[1..], text, quoted_name))
-}
-
-/// The content of a quoted name: valid UTF-8, escapes undone.
-fn quoted_text(inner: &[u8]) -> LineResult<Cow<'_, str>> {
-    let s = lex::utf8(inner).ok_or(ErrorKind::Invalid("quoted name is not valid UTF-8"))?;
-    Ok(lex::unescape_label(s))
-}
-
-/// A slice that the grammar has restricted to ASCII.
-fn ascii(b: &[u8]) -> &str {
-    std::str::from_utf8(b).expect("BUG: names are ASCII by grammar")
-}
-
-/// The series text: the name is ASCII and the label set was validated.
-fn ascii_or_utf8(b: &[u8]) -> &str {
-    std::str::from_utf8(b).expect("BUG: series text was validated as UTF-8")
+    Ok((&i[1..], inner, quoted_name))
 }
 
 #[cfg(test)]

@@ -78,6 +78,42 @@ pub fn parse_timestamp_ms(s: &[u8]) -> Option<i64> {
     std::str::from_utf8(s).ok()?.parse().ok()
 }
 
+/// Parses an OpenMetrics sample or exemplar value: the `number` production
+/// (`realnumber`, `[+-]inf(inity)`, `nan`, words in any case), then the float
+/// as [`parse_value`] reads it (NaN normalised, out-of-range refused).
+pub fn parse_om_value(s: &[u8]) -> Result<f64, ValueError> {
+    if let Some(v) = parse_small_int(s) {
+        return Ok(v);
+    }
+    match super::lex::number(s) {
+        Ok(([], _)) => parse_value(s),
+        _ => Err(ValueError::Syntax),
+    }
+}
+
+/// Parses an OpenMetrics timestamp: `timestamp = realnumber`, seconds since
+/// the epoch (so NaN and infinities are refused), finite as a float64.
+pub fn parse_om_seconds(s: &[u8]) -> Result<f64, ValueError> {
+    match super::lex::realnumber(s) {
+        Ok(([], _)) => {}
+        _ => return Err(ValueError::Syntax),
+    }
+    let text = std::str::from_utf8(s).map_err(|_| ValueError::Syntax)?;
+    let secs: f64 = text.parse().map_err(|_| ValueError::Syntax)?;
+    if secs.is_finite() {
+        Ok(secs)
+    } else {
+        Err(ValueError::OutOfRange)
+    }
+}
+
+/// Float seconds to integer milliseconds as Prometheus converts them
+/// (`int64(ts * 1000)`): truncation toward zero. Beyond the int64 range Go's
+/// conversion is implementation-defined; here it saturates.
+pub fn seconds_to_ms(secs: f64) -> i64 {
+    (secs * 1000.0) as i64
+}
+
 /// Formats a value as Prometheus' HTTP API does (Go `FormatFloat(v, 'g', -1,
 /// 64)`): shortest round-trip digits, exponent form (`1e+06`) when the decimal
 /// exponent is below -4 or at least 6; `NaN`, `+Inf`, `-Inf` for the special
@@ -183,6 +219,34 @@ mod tests {
         assert_eq!(parse_timestamp_ms(b"-1"), None);
         assert_eq!(parse_timestamp_ms(b"1.5"), None);
         assert_eq!(parse_timestamp_ms(b"99999999999999999999"), None);
+    }
+
+    #[test]
+    fn openmetrics_values_follow_the_number_production() {
+        assert_eq!(parse_om_value(b"0042"), Ok(42.0));
+        assert_eq!(parse_om_value(b"1.5e3"), Ok(1500.0));
+        assert_eq!(parse_om_value(b"-Inf"), Ok(f64::NEG_INFINITY));
+        assert_eq!(parse_om_value(b"+infinity"), Ok(f64::INFINITY));
+        assert!(parse_om_value(b"nan").unwrap().is_nan());
+        assert_eq!(parse_om_value(b"+NaN"), Err(ValueError::Syntax));
+        assert_eq!(parse_om_value(b"1_000"), Err(ValueError::Syntax));
+        assert_eq!(parse_om_value(b"0x1p-3"), Err(ValueError::Syntax));
+        assert_eq!(parse_om_value(b"0b1"), Err(ValueError::Syntax));
+        assert_eq!(parse_om_value(b"1e400"), Err(ValueError::OutOfRange));
+    }
+
+    #[test]
+    fn openmetrics_timestamps_are_real_seconds_truncated_to_ms() {
+        assert_eq!(parse_om_seconds(b"1.5e3"), Ok(1500.0));
+        assert_eq!(parse_om_seconds(b"-1.1"), Ok(-1.1));
+        assert_eq!(parse_om_seconds(b"Inf"), Err(ValueError::Syntax));
+        assert_eq!(parse_om_seconds(b"NaN"), Err(ValueError::Syntax));
+        assert_eq!(parse_om_seconds(b"1e400"), Err(ValueError::OutOfRange));
+        assert_eq!(seconds_to_ms(1395066363.5), 1395066363500);
+        assert_eq!(seconds_to_ms(-1.1), -1100);
+        assert_eq!(seconds_to_ms(1.005), 1004, "float truncation, as Prometheus");
+        assert_eq!(seconds_to_ms(1e-10), 0);
+        assert_eq!(seconds_to_ms(1.2345678901234567e19), i64::MAX);
     }
 
     #[test]

@@ -65,9 +65,10 @@ fn trailing_comma_and_blanks_inside_braces() {
 
 #[test]
 fn label_value_escapes() {
-    check(r#"m{a="x\\y",b="q\"q",c="l\nl",d="t\tt"} 1"#, &[
-        r#"m{a="x\\y",b="q\"q",c="l\nl",d="t\\tt"} 1"#,
-    ]);
+    check(
+        r#"m{a="x\\y",b="q\"q",c="l\nl",d="t\tt"} 1"#,
+        &[r#"m{a="x\\y",b="q\"q",c="l\nl",d="t\\tt"} 1"#],
+    );
     check("m{a=\"é☃\",b=\"}{,=\"} 1\n", &[r#"m{a="é☃",b="}{,="} 1"#]);
     check("m{a=\"\"} 1\n", &[r#"m{a=""} 1"#]);
 }
@@ -183,7 +184,10 @@ fn invalid_utf8_is_refused_where_it_matters_only() {
     let mut body = b"# comment \xff\xfe\nm{a=\"".to_vec();
     body.extend_from_slice(b"\xff\"} 1\n");
     let err = TextParser::new(&body).collect::<Result<Vec<_>, _>>().unwrap_err();
-    assert_eq!(err, ParseError { line: 2, kind: ErrorKind::Invalid("label set is not valid UTF-8") });
+    assert_eq!(
+        err,
+        ParseError { line: 2, kind: ErrorKind::Invalid("sample line is not valid UTF-8") }
+    );
     let err = TextParser::new(b"# HELP m \xff\n").collect::<Result<Vec<_>, _>>().unwrap_err();
     assert_eq!(err.kind, ErrorKind::Invalid("help text is not valid UTF-8"));
 }
@@ -212,9 +216,7 @@ fn series_text_is_the_raw_name_and_label_set() {
 #[test]
 fn labels_borrow_unless_an_escape_is_present() {
     let body = b"m{a=\"plain\",b=\"esc\\\"aped\"} 1\n";
-    let Some(Ok(Entry::Sample(s))) = TextParser::new(body).next() else {
-        panic!("no sample")
-    };
+    let Some(Ok(Entry::Sample(s))) = TextParser::new(body).next() else { panic!("no sample") };
     let labels: Vec<_> = s.labels().collect();
     assert!(matches!(labels[0].value, Cow::Borrowed("plain")));
     assert!(matches!(labels[1].value, Cow::Owned(_)));
