@@ -92,7 +92,11 @@ fn bench_body(c: &mut Criterion, name: &str, format: Format, body: &[u8]) {
 
 fn benches(c: &mut Criterion) {
     bench_body(c, "node_exporter", Format::Text, &node_exporter_body());
-    bench_body(c, "histograms_10k", Format::Text, &histogram_body(10_000));
+    let histograms = histogram_body(10_000);
+    bench_body(c, "histograms_10k", Format::Text, &histograms);
+    let mut om = histograms;
+    om.extend_from_slice(b"# EOF\n");
+    bench_body(c, "histograms_10k_openmetrics", Format::OpenMetrics, &om);
 }
 
 criterion_group!(parse, benches);

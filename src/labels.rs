@@ -13,6 +13,14 @@ pub const METRIC_NAME: &str = "__name__";
 /// Prefix of labels that are internal to target building and dropped after it.
 pub const RESERVED_PREFIX: &str = "__";
 
+/// Whether `name` is a valid label name under Prometheus 2.x's (legacy) rule:
+/// `[a-zA-Z_][a-zA-Z0-9_]*`.
+pub fn is_valid_label_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 /// One label.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Label {
@@ -200,6 +208,16 @@ mod tests {
         b.set("a", "");
         assert!(!b.has("a"));
         assert_eq!(b.build().to_string(), r#"{b="2"}"#);
+    }
+
+    #[test]
+    fn label_name_validity_is_the_legacy_rule() {
+        for ok in ["a", "_", "__name__", "job", "A9_z"] {
+            assert!(is_valid_label_name(ok), "{ok:?}");
+        }
+        for bad in ["", "1a", "a-b", "a.b", "é", "a b", "$1"] {
+            assert!(!is_valid_label_name(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -3,6 +3,11 @@
 //! The pipeline and module layout are described in `DESIGN.md` (shared with
 //! the project); each stage is a module with one job.
 
+pub mod app;
+pub mod config;
+pub mod discovery;
 pub mod exposition;
 pub mod labels;
 pub mod relabel;
+pub mod scrape;
+pub mod server;

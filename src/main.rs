@@ -71,7 +71,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Parse { format, file } => parse(format.into(), file),
-        Command::Run { .. } | Command::CheckConfig { .. } | Command::Hostmetrics => {
+        Command::Run { config, data_dir, listen } => run(config, data_dir, listen),
+        Command::CheckConfig { file } => Ok(check_config(&file)),
+        Command::Hostmetrics => {
             Err(anyhow::anyhow!("not implemented yet: see the status table in README.md"))
         }
     };
@@ -82,6 +84,78 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `tern check-config`: a one-line summary, or `FILE:LINE:COL: message` per
+/// problem and exit 1.
+fn check_config(file: &std::path::Path) -> ExitCode {
+    match tern::config::load(file) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("{}: warning: {w}", file.display());
+            }
+            println!("{}", loaded.summary());
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `tern run`: the agent, until SIGTERM or SIGINT; SIGHUP reloads the config.
+fn run(config: PathBuf, data_dir: PathBuf, listen: String) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async move {
+        let _ = data_dir; // holds the WAL once remote write lands
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        let (sink, batches) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(discard(batches));
+        let handle = tern::app::start(config, Some(listener), sink)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        wait_for_signals(&handle).await?;
+        tracing::info!("shutting down");
+        handle.shutdown().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Until the WAL and remote write land, scraped batches end here.
+async fn discard(mut batches: tokio::sync::mpsc::Receiver<tern::scrape::ScrapeBatch>) {
+    tracing::warn!("remote write is not implemented yet: scraped samples are discarded");
+    while batches.recv().await.is_some() {}
+}
+
+async fn wait_for_signals(handle: &tern::app::Handle) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                if let Err(e) = handle.reload().await {
+                    tracing::error!(error = %e, "reload on SIGHUP failed");
+                }
+            }
+            _ = term.recv() => return Ok(()),
+            _ = int.recv() => return Ok(()),
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TERN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 /// `tern parse`: the whole output is built before anything is printed, so a

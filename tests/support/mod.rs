@@ -4,6 +4,14 @@
 
 use std::path::PathBuf;
 
+pub mod prometheus;
+pub mod target_server;
+
+/// Seconds since the epoch, as a float.
+pub fn now_secs() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
+}
+
 /// Path of a file under `tests/data/`.
 pub fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)

@@ -1,0 +1,245 @@
+//! HTTP fetch of one scrape: the Accept negotiation Prometheus uses, gzip,
+//! authentication, the timeout and `body_size_limit` (the body is never read
+//! past the limit).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+
+use crate::config::ScrapeProtocol;
+use crate::exposition::Format;
+
+/// `User-Agent` of every scrape.
+pub const USER_AGENT_VALUE: &str = concat!("tern/", env!("CARGO_PKG_VERSION"));
+
+/// The Accept header for `protocols` in order of preference, weighted as
+/// Prometheus weights them, with `*/*` last. `PrometheusProto` is left out:
+/// tern does not parse protobuf, so it never asks for it.
+pub fn accept_header(protocols: &[ScrapeProtocol]) -> String {
+    let mut weight = ScrapeProtocol::ALL.len() + 1; // as Prometheus counts
+    let mut parts = Vec::new();
+    for p in protocols.iter().filter(|p| **p != ScrapeProtocol::PrometheusProto) {
+        parts.push(format!("{};q=0.{weight}", p.header_value()));
+        weight -= 1;
+    }
+    parts.push(format!("*/*;q=0.{weight}"));
+    parts.join(",")
+}
+
+/// The parser for a response's Content-Type (Prometheus falls back to text).
+pub fn format_for(content_type: &str) -> Format {
+    if content_type.trim_start().starts_with("application/openmetrics-text") {
+        Format::OpenMetrics
+    } else {
+        Format::Text
+    }
+}
+
+/// Where a secret comes from: inline, or a file read at every scrape (so a
+/// rotated token is picked up, as Prometheus does).
+#[derive(Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    Inline(String),
+    File(PathBuf),
+}
+
+impl std::fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretSource::Inline(_) => f.write_str("Inline(<secret>)"),
+            SecretSource::File(p) => write!(f, "File({})", p.display()),
+        }
+    }
+}
+
+impl SecretSource {
+    fn read(&self) -> Result<String, FetchError> {
+        match self {
+            SecretSource::Inline(s) => Ok(s.clone()),
+            SecretSource::File(p) => std::fs::read_to_string(p)
+                .map(|s| s.trim().to_owned())
+                .map_err(|e| FetchError::Credentials(format!("reading {}: {e}", p.display()))),
+        }
+    }
+}
+
+/// Request authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    None,
+    Basic {
+        username: String,
+        password: Option<SecretSource>,
+    },
+    /// `Authorization: <kind> <credentials>` (bearer_token is kind `Bearer`).
+    Authorization {
+        kind: String,
+        credentials: SecretSource,
+    },
+}
+
+/// Why a scrape's fetch failed; the text is the target's `lastError`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    #[error("Get {url:?}: context deadline exceeded (timeout {timeout:?})")]
+    Timeout { url: String, timeout: Duration },
+    #[error("server returned HTTP status {0}")]
+    Status(String),
+    #[error("body size limit exceeded: {0}")]
+    BodySizeLimit(usize),
+    #[error("Get {url:?}: {message}")]
+    Transport { url: String, message: String },
+    #[error("credentials: {0}")]
+    Credentials(String),
+}
+
+impl FetchError {
+    /// A short reason for the failures counter.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            FetchError::Timeout { .. } => "timeout",
+            FetchError::Status(_) => "http_status",
+            FetchError::BodySizeLimit(_) => "body_size_limit",
+            FetchError::Transport { .. } => "transport",
+            FetchError::Credentials(_) => "credentials",
+        }
+    }
+}
+
+/// Fetches bodies for the targets of one job.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    pub client: reqwest::Client,
+    pub auth: Auth,
+    pub accept: String,
+    pub timeout: Duration,
+    /// 0: no limit.
+    pub body_size_limit: usize,
+}
+
+impl Fetcher {
+    /// GETs `url` into `buf` (cleared first) and returns the body's format.
+    pub async fn fetch(
+        &self,
+        url: &str,
+        timeout: Duration,
+        buf: &mut Vec<u8>,
+    ) -> Result<Format, FetchError> {
+        buf.clear();
+        match tokio::time::timeout(timeout, self.fetch_inner(url, timeout, buf)).await {
+            Ok(result) => result,
+            Err(_) => Err(FetchError::Timeout { url: url.to_owned(), timeout }),
+        }
+    }
+
+    async fn fetch_inner(
+        &self,
+        url: &str,
+        timeout: Duration,
+        buf: &mut Vec<u8>,
+    ) -> Result<Format, FetchError> {
+        let transport = |e: reqwest::Error| FetchError::Transport {
+            url: url.to_owned(),
+            message: error_chain(&e),
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            ACCEPT,
+            HeaderValue::from_str(&self.accept).expect("BUG: accept header is ASCII"),
+        );
+        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        let secs = format!("{}", timeout.as_secs_f64());
+        headers.insert(
+            "X-Prometheus-Scrape-Timeout-Seconds",
+            HeaderValue::from_str(&secs).expect("BUG: number"),
+        );
+        let mut request = self.client.get(url).headers(headers);
+        match &self.auth {
+            Auth::None => {}
+            Auth::Basic { username, password } => {
+                let password = password.as_ref().map(SecretSource::read).transpose()?;
+                request = request.basic_auth(username, password);
+            }
+            Auth::Authorization { kind, credentials } => {
+                let value = HeaderValue::from_str(&format!("{kind} {}", credentials.read()?))
+                    .map_err(|_| {
+                        FetchError::Credentials("credentials are not a valid header value".into())
+                    })?;
+                request = request.header(AUTHORIZATION, value);
+            }
+        }
+        let mut response = request.send().await.map_err(transport)?;
+        let status = response.status();
+        if status != reqwest::StatusCode::OK {
+            return Err(FetchError::Status(status.to_string()));
+        }
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if self.body_size_limit > 0 && buf.len() + chunk.len() > self.body_size_limit {
+                return Err(FetchError::BodySizeLimit(self.body_size_limit));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(format_for(&content_type))
+    }
+}
+
+/// An error with its sources, as one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_header_is_weighted_like_prometheus() {
+        assert_eq!(
+            accept_header(&ScrapeProtocol::DEFAULT),
+            "application/openmetrics-text;version=1.0.0;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,\
+             text/plain;version=0.0.4;q=0.4,*/*;q=0.3"
+        );
+        assert_eq!(
+            accept_header(&[ScrapeProtocol::PrometheusText0_0_4]),
+            "text/plain;version=0.0.4;q=0.6,*/*;q=0.5"
+        );
+        assert_eq!(
+            accept_header(&[ScrapeProtocol::PrometheusProto, ScrapeProtocol::PrometheusText0_0_4]),
+            "text/plain;version=0.0.4;q=0.6,*/*;q=0.5"
+        );
+    }
+
+    #[test]
+    fn content_type_selects_the_parser() {
+        assert_eq!(
+            format_for("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            Format::OpenMetrics
+        );
+        assert_eq!(format_for("text/plain; version=0.0.4"), Format::Text);
+        assert_eq!(format_for(""), Format::Text);
+        assert_eq!(format_for("application/json"), Format::Text);
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug() {
+        let auth = Auth::Authorization {
+            kind: "Bearer".into(),
+            credentials: SecretSource::Inline("s3cr3t".into()),
+        };
+        assert!(!format!("{auth:?}").contains("s3cr3t"));
+    }
+}

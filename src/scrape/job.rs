@@ -1,0 +1,265 @@
+//! `ScrapeJob`: the validated runtime form of one `scrape_configs` entry
+//! (compiled relabel rules, the HTTP client, the Accept header), built once per
+//! config load and shared by the job's loops.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{HttpClientConfig, ScrapeConfig, TlsVersion};
+use crate::discovery::{self, ProviderConfig};
+use crate::labels::Labels;
+use crate::relabel::{RelabelConfig, Rule};
+
+use super::fetch::{accept_header, Auth, Fetcher, SecretSource};
+use super::Limits;
+
+/// Why a job could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("job {job:?}: relabel_configs[{index}]: {message}")]
+    Relabel { job: String, index: usize, message: String },
+    #[error("job {job:?}: metric_relabel_configs[{index}]: {message}")]
+    MetricRelabel { job: String, index: usize, message: String },
+    #[error("job {job:?}: {message}")]
+    Http { job: String, message: String },
+}
+
+/// One scrape job, ready to run.
+#[derive(Debug)]
+pub struct ScrapeJob {
+    pub name: Arc<str>,
+    /// The effective config (global defaults applied): reload compares it.
+    pub config: ScrapeConfig,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub metrics_path: String,
+    pub scheme: String,
+    pub params: BTreeMap<String, Vec<String>>,
+    pub honor_labels: bool,
+    pub honor_timestamps: bool,
+    pub track_timestamps_staleness: bool,
+    pub relabel: Arc<[Rule]>,
+    pub metric_relabel: Arc<[Rule]>,
+    pub limits: Limits,
+    pub target_limit: usize,
+    pub keep_dropped_targets: usize,
+    pub fetcher: Arc<Fetcher>,
+}
+
+impl ScrapeJob {
+    /// Builds a job from its effective config (as `config::load` returns it).
+    pub fn try_new(config: &ScrapeConfig) -> Result<ScrapeJob, JobError> {
+        let job = config.job_name.clone();
+        let relabel = compile(&config.relabel_configs)
+            .map_err(|(index, message)| JobError::Relabel { job: job.clone(), index, message })?;
+        let metric_relabel =
+            compile(&config.metric_relabel_configs).map_err(|(index, message)| {
+                JobError::MetricRelabel { job: job.clone(), index, message }
+            })?;
+        let http = |message: String| JobError::Http { job: job.clone(), message };
+        let client = build_client(&config.http_client, config.enable_compression).map_err(http)?;
+        let auth = auth(&config.http_client).map_err(http)?;
+        let limits = Limits {
+            sample_limit: config.sample_limit as usize,
+            label_limit: config.label_limit as usize,
+            label_name_length_limit: config.label_name_length_limit as usize,
+            label_value_length_limit: config.label_value_length_limit as usize,
+            body_size_limit: config.body_size_limit.bytes() as usize,
+        };
+        let fetcher = Fetcher {
+            client,
+            auth,
+            accept: accept_header(&config.scrape_protocols),
+            timeout: config.scrape_timeout,
+            body_size_limit: limits.body_size_limit,
+        };
+        Ok(ScrapeJob {
+            name: job.as_str().into(),
+            config: config.clone(),
+            interval: config.scrape_interval,
+            timeout: config.scrape_timeout,
+            metrics_path: config.metrics_path.clone(),
+            scheme: config.scheme.as_str().to_owned(),
+            params: config.params.clone(),
+            honor_labels: config.honor_labels,
+            honor_timestamps: config.honor_timestamps,
+            track_timestamps_staleness: config.track_timestamps_staleness,
+            relabel: relabel.into(),
+            metric_relabel: metric_relabel.into(),
+            limits,
+            target_limit: config.target_limit as usize,
+            keep_dropped_targets: config.keep_dropped_targets as usize,
+            fetcher: Arc::new(fetcher),
+        })
+    }
+
+    /// Whether `other` was built from the same effective config.
+    pub fn same_config(&self, other: &ScrapeJob) -> bool {
+        self.config == other.config
+    }
+
+    /// The discovery providers of this job: all `static_configs` as one, each
+    /// `file_sd_configs` entry as its own.
+    pub fn providers(&self) -> Vec<ProviderConfig> {
+        let mut out = Vec::new();
+        if !self.config.static_configs.is_empty() {
+            let statics = self
+                .config
+                .static_configs
+                .iter()
+                .map(|s| discovery::StaticConfig {
+                    targets: s.targets.clone(),
+                    labels: Labels::from_pairs(
+                        s.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                    ),
+                })
+                .collect();
+            out.push(ProviderConfig::Static(statics));
+        }
+        for f in &self.config.file_sd_configs {
+            let mut c = discovery::FileSdConfig::new(f.files.iter().cloned());
+            c.refresh_interval = f.refresh_interval;
+            out.push(ProviderConfig::File(c));
+        }
+        out
+    }
+}
+
+fn compile(configs: &[RelabelConfig]) -> Result<Vec<Rule>, (usize, String)> {
+    configs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Rule::try_new(c).map_err(|e| (i, e.to_string())))
+        .collect()
+}
+
+/// The job's HTTP client: TLS, proxy, redirects, compression.
+fn build_client(c: &HttpClientConfig, compression: bool) -> Result<reqwest::Client, String> {
+    if c.oauth2.is_some() {
+        return Err("oauth2 is not supported by tern".into());
+    }
+    let mut b = reqwest::Client::builder()
+        .gzip(compression)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .tcp_nodelay(true)
+        .redirect(if c.follow_redirects {
+            reqwest::redirect::Policy::limited(10)
+        } else {
+            reqwest::redirect::Policy::none()
+        });
+    if !c.enable_http2 {
+        b = b.http1_only();
+    }
+    let tls = &c.tls_config;
+    let ca_pem = match (&tls.ca, &tls.ca_file) {
+        (Some(ca), _) => Some(ca.as_bytes().to_vec()),
+        (None, Some(path)) => Some(
+            std::fs::read(path).map_err(|e| format!("reading ca_file {}: {e}", path.display()))?,
+        ),
+        (None, None) => None,
+    };
+    if let Some(pem) = ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("parsing CA certificates: {e}"))?;
+        b = b.tls_built_in_root_certs(false);
+        for cert in certs {
+            b = b.add_root_certificate(cert);
+        }
+    }
+    let cert = match (&tls.cert, &tls.cert_file) {
+        (Some(c), _) => Some(c.as_bytes().to_vec()),
+        (None, Some(p)) => {
+            Some(std::fs::read(p).map_err(|e| format!("reading cert_file {}: {e}", p.display()))?)
+        }
+        (None, None) => None,
+    };
+    let key = match (&tls.key, &tls.key_file) {
+        (Some(k), _) => Some(k.expose().as_bytes().to_vec()),
+        (None, Some(p)) => {
+            Some(std::fs::read(p).map_err(|e| format!("reading key_file {}: {e}", p.display()))?)
+        }
+        (None, None) => None,
+    };
+    if let (Some(mut cert), Some(key)) = (cert, key) {
+        cert.push(b'\n');
+        cert.extend_from_slice(&key);
+        let identity =
+            reqwest::Identity::from_pem(&cert).map_err(|e| format!("client certificate: {e}"))?;
+        b = b.identity(identity);
+    }
+    if tls.insecure_skip_verify {
+        b = b.danger_accept_invalid_certs(true);
+    }
+    if let Some(v) = tls.min_version {
+        b = b.min_tls_version(tls_version(v));
+    }
+    if let Some(v) = tls.max_version {
+        b = b.max_tls_version(tls_version(v));
+    }
+    if tls.server_name.is_some() {
+        tracing::warn!(
+            "tls_config.server_name is not supported by tern's HTTP client and is ignored"
+        );
+    }
+    match &c.proxy_url {
+        Some(url) => {
+            let mut proxy =
+                reqwest::Proxy::all(url.as_str()).map_err(|e| format!("proxy_url: {e}"))?;
+            if let Some(no_proxy) = &c.no_proxy {
+                proxy = proxy.no_proxy(reqwest::NoProxy::from_string(no_proxy));
+            }
+            b = b.proxy(proxy);
+        }
+        None if c.proxy_from_environment => {}
+        None => b = b.no_proxy(),
+    }
+    b.build().map_err(|e| format!("building HTTP client: {e}"))
+}
+
+fn tls_version(v: TlsVersion) -> reqwest::tls::Version {
+    match v {
+        TlsVersion::Tls10 => reqwest::tls::Version::TLS_1_0,
+        TlsVersion::Tls11 => reqwest::tls::Version::TLS_1_1,
+        TlsVersion::Tls12 => reqwest::tls::Version::TLS_1_2,
+        TlsVersion::Tls13 => reqwest::tls::Version::TLS_1_3,
+    }
+}
+
+/// Request authentication from the config (validated there: at most one).
+fn auth(c: &HttpClientConfig) -> Result<Auth, String> {
+    if let Some(basic) = &c.basic_auth {
+        let username = match &basic.username_file {
+            Some(p) => std::fs::read_to_string(p)
+                .map(|s| s.trim().to_owned())
+                .map_err(|e| format!("reading username_file {}: {e}", p.display()))?,
+            None => basic.username.clone(),
+        };
+        let password = match (&basic.password, &basic.password_file) {
+            (Some(p), _) => Some(SecretSource::Inline(p.expose().to_owned())),
+            (None, Some(f)) => Some(SecretSource::File(f.clone())),
+            (None, None) => None,
+        };
+        return Ok(Auth::Basic { username, password });
+    }
+    if let Some(a) = &c.authorization {
+        let credentials = match (&a.credentials, &a.credentials_file) {
+            (Some(s), _) => SecretSource::Inline(s.expose().to_owned()),
+            (None, Some(f)) => SecretSource::File(f.clone()),
+            (None, None) => SecretSource::Inline(String::new()),
+        };
+        let kind = if a.auth_type.is_empty() { "Bearer".to_owned() } else { a.auth_type.clone() };
+        return Ok(Auth::Authorization { kind, credentials });
+    }
+    match (&c.bearer_token, &c.bearer_token_file) {
+        (Some(t), _) => Ok(Auth::Authorization {
+            kind: "Bearer".into(),
+            credentials: SecretSource::Inline(t.expose().to_owned()),
+        }),
+        (None, Some(f)) => Ok(Auth::Authorization {
+            kind: "Bearer".into(),
+            credentials: SecretSource::File(f.clone()),
+        }),
+        (None, None) => Ok(Auth::None),
+    }
+}

@@ -1,0 +1,56 @@
+//! The scrape stage: targets from discovery, one loop per target, labelled
+//! samples out.
+//!
+//! ```text
+//! target groups ──► target::populate ──► Manager ──► ScrapeLoop (one per target)
+//!                   (relabel_configs)    (per job)    fetch ► parse ► label ► batch ──► sink
+//! ```
+//!
+//! The stage's output is a bounded channel of [`ScrapeBatch`]es: one scrape's
+//! samples (automatic series and stale markers included). A loop waits for the
+//! channel to take its batch before it counts the scrape as done, so a slow
+//! consumer slows scraping down instead of losing samples.
+
+use std::sync::Arc;
+
+use crate::labels::Labels;
+
+pub mod fetch;
+pub mod job;
+pub mod manager;
+pub mod metrics;
+pub mod series;
+pub mod status;
+pub mod target;
+pub mod worker;
+
+pub use job::ScrapeJob;
+pub use manager::Manager;
+pub use target::{DroppedTarget, Target};
+
+/// One sample with its final label set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesSample {
+    pub labels: Arc<Labels>,
+    pub timestamp_ms: i64,
+    pub value: f64,
+}
+
+/// One scrape's samples (or the stale markers of a target that went away).
+#[derive(Debug, Clone)]
+pub struct ScrapeBatch {
+    pub job: Arc<str>,
+    /// The target's public labels.
+    pub target: Arc<Labels>,
+    pub samples: Vec<SeriesSample>,
+}
+
+/// Per-scrape limits; 0 means no limit. Exceeding one fails the scrape.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub sample_limit: usize,
+    pub label_limit: usize,
+    pub label_name_length_limit: usize,
+    pub label_value_length_limit: usize,
+    pub body_size_limit: usize,
+}

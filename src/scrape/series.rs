@@ -1,0 +1,376 @@
+//! The per-target series state of a scrape loop: the series cache, sample
+//! labelling (honor_labels, metric_relabel_configs, limits), staleness and the
+//! automatic series. Pure: the caller passes the body, the scrape time and the
+//! fetch outcome, and gets back the batch to hand on.
+//!
+//! Invariants:
+//! - The cache maps the raw series text of an exposition line to its final
+//!   label set (or to "dropped by relabeling"); a hit skips label parsing,
+//!   relabeling, sorting and hashing. Entries unseen for two scrapes go.
+//! - `prev` holds the series of the last successful append, keyed by label
+//!   hash: a series in `prev` and not in the current scrape gets a stale
+//!   marker (unless it carried its own timestamps and
+//!   `track_timestamps_staleness` is off, as in Prometheus).
+//! - A failed scrape (fetch error, parse error, limit exceeded) stores no
+//!   scraped sample: every series of the last scrape gets a stale marker and
+//!   `up` is 0, exactly as Prometheus appends an empty scrape.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::exposition::{Entry, Format, Parser, STALE_NAN_BITS};
+use crate::labels::{Labels, LabelsBuilder, METRIC_NAME};
+use crate::relabel::{self, Rule};
+
+use super::{Limits, SeriesSample};
+
+/// The staleness marker value.
+pub fn stale_nan() -> f64 {
+    f64::from_bits(STALE_NAN_BITS)
+}
+
+/// Why a scrape's samples were not stored.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AppendError {
+    #[error("{0}")]
+    Parse(crate::exposition::ParseError),
+    #[error("sample_limit exceeded (limit: {0})")]
+    SampleLimit(usize),
+    #[error(
+        "label_limit exceeded (metric: {metric:.50}, number of labels: {count}, limit: {limit})"
+    )]
+    LabelLimit { metric: String, count: usize, limit: usize },
+    #[error("label_name_length_limit exceeded (metric: {metric:.50}, label name: {name:.50}, length: {len}, limit: {limit})")]
+    LabelNameLength { metric: String, name: String, len: usize, limit: usize },
+    #[error("label_value_length_limit exceeded (metric: {metric:.50}, label name: {name:.50}, value: {value:.50}, length: {len}, limit: {limit})")]
+    LabelValueLength { metric: String, name: String, value: String, len: usize, limit: usize },
+    #[error("label {name} is duplicated in series {series:.100}")]
+    DuplicateLabel { name: String, series: String },
+    #[error("invalid metric name or label names in series {0:.100}")]
+    InvalidSeries(String),
+}
+
+/// The labelling settings of a target, fixed for the life of a loop.
+#[derive(Debug, Clone)]
+pub struct SeriesSettings {
+    /// The target's public labels (job, instance, ...), added to every series.
+    pub target_labels: Labels,
+    pub honor_labels: bool,
+    pub honor_timestamps: bool,
+    pub track_timestamps_staleness: bool,
+    pub metric_relabel: Arc<[Rule]>,
+    pub limits: Limits,
+}
+
+/// Counts reported through the automatic series and the targets API.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AppendStats {
+    pub scraped: usize,
+    pub post_relabel: usize,
+    pub series_added: usize,
+    pub stale_markers: usize,
+    pub duplicates: usize,
+}
+
+#[derive(Debug)]
+struct CacheEntry {
+    /// `None`: dropped by metric_relabel_configs.
+    series: Option<(Arc<Labels>, u64)>,
+    last_seen: u64,
+}
+
+#[derive(Debug, Clone)]
+struct PrevSeries {
+    labels: Arc<Labels>,
+    explicit_timestamp: bool,
+}
+
+/// Series state of one target.
+#[derive(Debug)]
+pub struct SeriesState {
+    settings: SeriesSettings,
+    cache: HashMap<Box<str>, CacheEntry>,
+    iteration: u64,
+    prev: HashMap<u64, PrevSeries>,
+    auto: [Arc<Labels>; 5],
+}
+
+const AUTO_NAMES: [&str; 5] = [
+    "up",
+    "scrape_duration_seconds",
+    "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling",
+    "scrape_series_added",
+];
+
+impl SeriesState {
+    pub fn new(settings: SeriesSettings) -> Self {
+        let auto = AUTO_NAMES.map(|name| {
+            let mut b = settings.target_labels.builder();
+            b.set(METRIC_NAME, name);
+            Arc::new(b.build())
+        });
+        SeriesState { settings, cache: HashMap::new(), iteration: 0, prev: HashMap::new(), auto }
+    }
+
+    /// Takes over the previous loop's last series, so that a restarted loop of
+    /// the same target keeps staleness exact (no markers for series that go on).
+    pub fn inherit(&mut self, old: SeriesState) {
+        self.prev = old.prev;
+    }
+
+    /// Appends one scrape: the parsed body's samples, stale markers and the
+    /// automatic series, into `out`. `fetched` is the body and its format, or
+    /// the fetch error's text. Returns the stats and the error that failed the
+    /// scrape, if any.
+    pub fn append(
+        &mut self,
+        fetched: Result<(&[u8], Format), String>,
+        scrape_ms: i64,
+        duration_secs: f64,
+        out: &mut Vec<SeriesSample>,
+    ) -> (AppendStats, Option<String>) {
+        self.iteration += 1;
+        let start = out.len();
+        let mut stats = AppendStats::default();
+        let result = match fetched {
+            Ok((body, format)) => self
+                .append_body(body, format, scrape_ms, out, &mut stats)
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        let error = match result {
+            Ok(current) => {
+                stats.stale_markers = self.mark_stale(Some(&current), scrape_ms, out);
+                self.prev = current;
+                None
+            }
+            Err(e) => {
+                out.truncate(start);
+                stats = AppendStats { scraped: stats.scraped, ..AppendStats::default() };
+                stats.stale_markers = self.mark_stale(None, scrape_ms, out);
+                self.prev.clear();
+                Some(e)
+            }
+        };
+        self.evict();
+        let up = if error.is_none() { 1.0 } else { 0.0 };
+        let values = [
+            up,
+            duration_secs,
+            stats.scraped as f64,
+            stats.post_relabel as f64,
+            stats.series_added as f64,
+        ];
+        for (labels, value) in self.auto.iter().zip(values) {
+            out.push(SeriesSample { labels: labels.clone(), timestamp_ms: scrape_ms, value });
+        }
+        (stats, error)
+    }
+
+    /// Stale markers for every series of the last scrape and the automatic
+    /// series: the target is gone.
+    pub fn end(&mut self, at_ms: i64, out: &mut Vec<SeriesSample>) -> usize {
+        let n = self.mark_stale(None, at_ms, out);
+        self.prev.clear();
+        for labels in &self.auto {
+            out.push(SeriesSample {
+                labels: labels.clone(),
+                timestamp_ms: at_ms,
+                value: stale_nan(),
+            });
+        }
+        n + self.auto.len()
+    }
+
+    fn append_body(
+        &mut self,
+        body: &[u8],
+        format: Format,
+        scrape_ms: i64,
+        out: &mut Vec<SeriesSample>,
+        stats: &mut AppendStats,
+    ) -> Result<HashMap<u64, PrevSeries>, AppendError> {
+        let mut current: HashMap<u64, PrevSeries> = HashMap::with_capacity(self.prev.len());
+        let mut seen_this_scrape: HashSet<u64> = HashSet::new();
+        for entry in Parser::new(format, body) {
+            let Entry::Sample(sample) = entry.map_err(AppendError::Parse)? else { continue };
+            stats.scraped += 1;
+            let (series, hit) = match self.cache.get_mut(sample.series) {
+                Some(e) => {
+                    e.last_seen = self.iteration;
+                    (e.series.clone(), true)
+                }
+                None => {
+                    let series = self.label_sample(&sample)?.map(|l| {
+                        let hash = l.stable_hash();
+                        (Arc::new(l), hash)
+                    });
+                    let entry = CacheEntry { series: series.clone(), last_seen: self.iteration };
+                    self.cache.insert(sample.series.into(), entry);
+                    (series, false)
+                }
+            };
+            let Some((labels, hash)) = series else { continue };
+            stats.post_relabel += 1;
+            let limit = self.settings.limits.sample_limit;
+            if limit > 0 && stats.post_relabel > limit {
+                return Err(AppendError::SampleLimit(limit));
+            }
+            if !seen_this_scrape.insert(hash) {
+                stats.duplicates += 1;
+                continue;
+            }
+            let explicit = sample.timestamp_ms.is_some() && self.settings.honor_timestamps;
+            let timestamp_ms = match sample.timestamp_ms {
+                Some(t) if self.settings.honor_timestamps => t,
+                _ => scrape_ms,
+            };
+            if !hit && !self.prev.contains_key(&hash) {
+                stats.series_added += 1;
+            }
+            out.push(SeriesSample { labels: labels.clone(), timestamp_ms, value: sample.value });
+            current.insert(hash, PrevSeries { labels, explicit_timestamp: explicit });
+        }
+        Ok(current)
+    }
+
+    /// The final label set of a scraped sample, or `None` when relabeling
+    /// dropped it (Prometheus `mutateSampleLabels` + `verifyLabelLimits`).
+    fn label_sample(
+        &self,
+        sample: &crate::exposition::Sample<'_>,
+    ) -> Result<Option<Labels>, AppendError> {
+        let mut b = LabelsBuilder::default();
+        b.set(METRIC_NAME, sample.name.as_ref());
+        let mut names: Vec<&str> = Vec::new();
+        let labels: Vec<_> = sample.labels().collect();
+        for l in &labels {
+            if l.name == METRIC_NAME || names.contains(&l.name.as_ref()) {
+                return Err(AppendError::DuplicateLabel {
+                    name: l.name.to_string(),
+                    series: sample.series.to_owned(),
+                });
+            }
+            names.push(l.name.as_ref());
+            b.set(l.name.as_ref(), l.value.as_ref());
+        }
+        self.apply_target_labels(&mut b);
+        if !relabel::process(&self.settings.metric_relabel, &mut b) {
+            return Ok(None);
+        }
+        let lset = b.build();
+        if !valid_series(&lset) {
+            return Err(AppendError::InvalidSeries(sample.series.to_owned()));
+        }
+        self.check_limits(&lset)?;
+        Ok(Some(lset))
+    }
+
+    /// honor_labels: scraped labels win. Otherwise target labels win and a
+    /// clashing scraped label is kept as `exported_<name>` (repeated until free).
+    fn apply_target_labels(&self, b: &mut LabelsBuilder) {
+        let target = &self.settings.target_labels;
+        if self.settings.honor_labels {
+            for l in target {
+                if !b.has(&l.name) {
+                    b.set(l.name.as_str(), l.value.as_str());
+                }
+            }
+            return;
+        }
+        let mut conflicts: Vec<(String, String)> = Vec::new();
+        for l in target {
+            let exposed = b.get(&l.name);
+            if !exposed.is_empty() {
+                conflicts.push((l.name.clone(), exposed.to_owned()));
+            }
+            b.set(l.name.as_str(), l.value.as_str());
+        }
+        // Shorter names first, as Prometheus resolves them.
+        conflicts.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then_with(|| a.0.cmp(&b.0)));
+        for (name, value) in conflicts {
+            let mut exported = format!("exported_{name}");
+            while b.has(&exported) {
+                exported.insert_str(0, "exported_");
+            }
+            b.set(exported, value);
+        }
+    }
+
+    fn check_limits(&self, lset: &Labels) -> Result<(), AppendError> {
+        let limits = &self.settings.limits;
+        let metric = || lset.get(METRIC_NAME).unwrap_or_default().to_owned();
+        if limits.label_limit > 0 && lset.len() > limits.label_limit {
+            return Err(AppendError::LabelLimit {
+                metric: metric(),
+                count: lset.len(),
+                limit: limits.label_limit,
+            });
+        }
+        for l in lset {
+            let (n, v) = (l.name.chars().count(), l.value.chars().count());
+            if limits.label_name_length_limit > 0 && n > limits.label_name_length_limit {
+                return Err(AppendError::LabelNameLength {
+                    metric: metric(),
+                    name: l.name.clone(),
+                    len: n,
+                    limit: limits.label_name_length_limit,
+                });
+            }
+            if limits.label_value_length_limit > 0 && v > limits.label_value_length_limit {
+                return Err(AppendError::LabelValueLength {
+                    metric: metric(),
+                    name: l.name.clone(),
+                    value: l.value.clone(),
+                    len: v,
+                    limit: limits.label_value_length_limit,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Stale markers for the series of `prev` absent from `current` (all of
+    /// them when `current` is `None`).
+    fn mark_stale(
+        &self,
+        current: Option<&HashMap<u64, PrevSeries>>,
+        at_ms: i64,
+        out: &mut Vec<SeriesSample>,
+    ) -> usize {
+        let mut n = 0;
+        for (hash, prev) in &self.prev {
+            if current.is_some_and(|c| c.contains_key(hash)) {
+                continue;
+            }
+            if prev.explicit_timestamp && !self.settings.track_timestamps_staleness {
+                continue;
+            }
+            out.push(SeriesSample {
+                labels: prev.labels.clone(),
+                timestamp_ms: at_ms,
+                value: stale_nan(),
+            });
+            n += 1;
+        }
+        n
+    }
+
+    /// Drops cache entries not seen in this scrape or the one before.
+    fn evict(&mut self) {
+        let keep_from = self.iteration.saturating_sub(1);
+        self.cache.retain(|_, e| e.last_seen >= keep_from);
+    }
+}
+
+/// A series needs a non-empty metric name and non-empty label names. Names
+/// may be any UTF-8 (the quoted names of the newer text format), as
+/// Prometheus 3 validates them; relabeling only ever writes classic names.
+fn valid_series(lset: &Labels) -> bool {
+    lset.get(METRIC_NAME).is_some_and(|n| !n.is_empty()) && lset.iter().all(|l| !l.name.is_empty())
+}
+
+#[cfg(test)]
+#[path = "series_tests.rs"]
+mod tests;
