@@ -93,6 +93,34 @@ impl Visitor<'_> for KeySeed<'_> {
     }
 }
 
+/// Reads a string and converts it with `parse`. A failure is raised inside
+/// the deserializer's own call, so it carries the value's position (an error
+/// returned after `String::deserialize` would get the enclosing mapping's).
+pub fn parse_str<'de, D, T, F>(d: D, expecting: &'static str, parse: F) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    F: FnOnce(&str) -> Result<T, String>,
+{
+    d.deserialize_str(ParseStr { expecting, parse })
+}
+
+struct ParseStr<F> {
+    expecting: &'static str,
+    parse: F,
+}
+
+impl<T, F: FnOnce(&str) -> Result<T, String>> Visitor<'_> for ParseStr<F> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.expecting)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        (self.parse)(v).map_err(E::custom)
+    }
+}
+
 /// `deserialize_with` for a list that may be written empty (`targets:` with
 /// every entry commented out): YAML null reads as an empty list.
 pub fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>

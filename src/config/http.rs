@@ -193,11 +193,12 @@ impl TlsVersion {
 
 impl<'de> Deserialize<'de> for TlsVersion {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        [TlsVersion::Tls10, TlsVersion::Tls11, TlsVersion::Tls12, TlsVersion::Tls13]
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown TLS version: {s}")))
+        super::de::parse_str(d, "a TLS version (TLS10 .. TLS13)", |s| {
+            [TlsVersion::Tls10, TlsVersion::Tls11, TlsVersion::Tls12, TlsVersion::Tls13]
+                .into_iter()
+                .find(|v| v.as_str() == s)
+                .ok_or_else(|| format!("unknown TLS version: {s}"))
+        })
     }
 }
 

@@ -73,16 +73,16 @@ pub enum ProtobufMessage {
 
 impl<'de> Deserialize<'de> for ProtobufMessage {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match String::deserialize(d)?.as_str() {
+        super::de::parse_str(d, "a protobuf message name", |s| match s {
             "prometheus.WriteRequest" => Ok(ProtobufMessage::PrometheusWriteRequest),
-            "io.prometheus.write.v2.Request" => Err(serde::de::Error::custom(
-                "protobuf_message io.prometheus.write.v2.Request (remote write 2.0) is not \
-                 supported by tern; use prometheus.WriteRequest",
-            )),
-            other => Err(serde::de::Error::custom(format!(
+            "io.prometheus.write.v2.Request" => Err("protobuf_message \
+                 io.prometheus.write.v2.Request (remote write 2.0) is not supported by tern; \
+                 use prometheus.WriteRequest"
+                .to_owned()),
+            other => Err(format!(
                 "unknown protobuf_message {other:?}, supported: prometheus.WriteRequest"
-            ))),
-        }
+            )),
+        })
     }
 }
 

@@ -6,11 +6,12 @@
 //! `global` exactly as Prometheus does, so after [`crate::config::load`] every
 //! field holds the value in effect.
 
-use super::de::{label_map, null_as_empty, unique_map};
+use super::de::{label_map, null_as_empty, parse_str, unique_map};
 use super::duration;
 use super::http::{default_true, inline_http_client};
 use super::size::ByteSize;
 use crate::relabel::RelabelConfig;
+use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -187,13 +188,11 @@ impl Scheme {
 
 impl<'de> Deserialize<'de> for Scheme {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match String::deserialize(d)?.as_str() {
+        parse_str(d, "http or https", |s| match s {
             "http" => Ok(Scheme::Http),
             "https" => Ok(Scheme::Https),
-            other => Err(serde::de::Error::custom(format!(
-                "invalid scheme {other:?}: must be \"http\" or \"https\""
-            ))),
-        }
+            other => Err(format!("invalid scheme {other:?}: must be \"http\" or \"https\"")),
+        })
     }
 }
 
@@ -262,32 +261,48 @@ impl fmt::Display for ScrapeProtocol {
 
 impl<'de> Deserialize<'de> for ScrapeProtocol {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        ScrapeProtocol::ALL.into_iter().find(|p| p.as_str() == name).ok_or_else(|| {
-            let supported: Vec<_> = ScrapeProtocol::ALL.iter().map(|p| p.as_str()).collect();
-            serde::de::Error::custom(format!(
-                "unknown scrape protocol {name}, supported: [{}]",
-                supported.join(" ")
-            ))
+        parse_str(d, "a scrape protocol name", |name| {
+            ScrapeProtocol::ALL.into_iter().find(|p| p.as_str() == name).ok_or_else(|| {
+                let supported: Vec<_> = ScrapeProtocol::ALL.iter().map(|p| p.as_str()).collect();
+                format!("unknown scrape protocol {name}, supported: [{}]", supported.join(" "))
+            })
         })
     }
 }
 
 /// `deserialize_with` for `scrape_protocols`: a non-empty list without repeats.
 pub(crate) fn protocols<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ScrapeProtocol>, D::Error> {
-    let list = Vec::<ScrapeProtocol>::deserialize(d)?;
-    if list.is_empty() {
-        return Err(serde::de::Error::custom("scrape_protocols cannot be empty"));
+    // Checked inside the visitor, so that errors point at the list.
+    struct ProtocolList;
+
+    impl<'de> Visitor<'de> for ProtocolList {
+        type Value = Vec<ScrapeProtocol>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list of scrape protocols")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut list = Vec::new();
+            while let Some(protocol) = seq.next_element()? {
+                list.push(protocol);
+            }
+            if list.is_empty() {
+                return Err(de::Error::custom("scrape_protocols cannot be empty"));
+            }
+            let mut seen = BTreeSet::new();
+            if list.iter().any(|p| !seen.insert(*p)) {
+                let names: Vec<_> = list.iter().map(|p: &ScrapeProtocol| p.as_str()).collect();
+                return Err(de::Error::custom(format!(
+                    "duplicated protocol in scrape_protocols, got [{}]",
+                    names.join(" ")
+                )));
+            }
+            Ok(list)
+        }
     }
-    let mut seen = BTreeSet::new();
-    if list.iter().any(|p| !seen.insert(*p)) {
-        let names: Vec<_> = list.iter().map(|p| p.as_str()).collect();
-        return Err(serde::de::Error::custom(format!(
-            "duplicated protocol in scrape_protocols, got [{}]",
-            names.join(" ")
-        )));
-    }
-    Ok(list)
+
+    d.deserialize_seq(ProtocolList)
 }
 
 impl ScrapeConfig {

@@ -210,22 +210,22 @@ impl Provider for FileProvider {
                 let known = files.stamps();
                 move || scan(&patterns, &known, full)
             });
-            let observations = tokio::select! {
+            let scanned = tokio::select! {
                 _ = cancel.cancelled() => return,
-                r = scan => match r {
-                    Ok(o) => o,
-                    Err(e) => {
-                        tracing::error!(error = %e, "BUG: file_sd scan panicked; retrying");
-                        Vec::new()
-                    }
-                },
+                r = scan => r,
             };
-            if files.apply(observations) || first {
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    r = tx.send(files.groups()) => if r.is_err() { return },
+            match scanned {
+                Ok(observations) => {
+                    if files.apply(observations) || first {
+                        tokio::select! {
+                            _ = cancel.cancelled() => return,
+                            r = tx.send(files.groups()) => if r.is_err() { return },
+                        }
+                        first = false;
+                    }
                 }
-                first = false;
+                // Keep every file as it was; the next poll scans again.
+                Err(e) => tracing::error!(error = %e, "BUG: file_sd scan panicked"),
             }
             tokio::select! {
                 _ = cancel.cancelled() => return,

@@ -140,8 +140,9 @@ impl Manager {
 
     /// Makes the running jobs those of `configs` (job name, its providers):
     /// starts new jobs, restarts changed ones, stops removed ones and leaves
-    /// unchanged ones alone. Returns once the stopped providers have returned.
-    /// A job name given twice: the last entry wins.
+    /// unchanged ones alone. Returns once the stopped providers have returned;
+    /// the new state is in place before the first `.await`, so dropping the
+    /// future early is harmless. A job name given twice: the last entry wins.
     pub async fn apply(&mut self, configs: Vec<(String, Vec<ProviderConfig>)>) {
         let mut wanted: HashMap<String, Vec<ProviderConfig>> = HashMap::new();
         for (job, providers) in configs {
@@ -194,7 +195,8 @@ impl Manager {
     }
 
     /// Cancels every provider and the publisher, and waits for them. The
-    /// receivers then see the channel closed, after the last published state.
+    /// receivers then see the channel closed (an update still being coalesced
+    /// is not published).
     pub async fn shutdown(mut self) {
         self.root.cancel();
         let jobs: Vec<String> = self.jobs.keys().cloned().collect();

@@ -351,9 +351,11 @@ pub fn relabel(rules: &[Rule], labels: &Labels) -> Option<Labels> {
 /// Compiles `^(?s:REGEX)$` from Go syntax; also returns the group names.
 fn compile_regex(go: &str) -> Result<(Regex, Vec<Option<String>>), RelabelError> {
     let invalid = |reason: String| RelabelError::InvalidRegex { regex: go.to_owned(), reason };
-    let translated = goregex::translate(go).map_err(|e| invalid(e.to_string()))?;
-    let regex = Regex::new(&format!("^(?s:{})$", translated.pattern))
-        .map_err(|e| invalid(regex_reason(&e)))?;
+    // Prometheus wraps the text before parsing, so the wrapper takes part in the
+    // parse: an unterminated `\Q` swallows `)$`, `a)\` ends in a literal `)`.
+    let translated =
+        goregex::translate(&format!("^(?s:{go})$")).map_err(|e| invalid(e.to_string()))?;
+    let regex = Regex::new(&translated.pattern).map_err(|e| invalid(regex_reason(&e)))?;
     debug_assert_eq!(
         regex.captures_len(),
         translated.names.len(),

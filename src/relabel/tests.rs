@@ -196,6 +196,20 @@ fn real_world_tag_parsing() {
 }
 
 #[test]
+fn yaml_scalars_are_regex_text() {
+    // As in Prometheus' Kubernetes example: an unquoted `true`.
+    let rule = "[{source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape], action: keep, regex: true}]";
+    let on: &[(&str, &str)] = &[("__meta_kubernetes_pod_annotation_prometheus_io_scrape", "true")];
+    check(rule, on, Some(on));
+    check(rule, &[("__meta_kubernetes_pod_annotation_prometheus_io_scrape", "false")], None);
+    check(
+        "[{source_labels: [code], action: keep, regex: 200}]",
+        &[("code", "200")],
+        Some(&[("code", "200")]),
+    );
+}
+
+#[test]
 fn regex_dot_matches_newline() {
     check(
         "[{source_labels: [a], regex: 'foo.bar', action: keep}]",
@@ -526,6 +540,12 @@ fn validation_errors_as_prometheus_words_them() {
         r#"error parsing regexp "\\e": invalid escape sequence: `\e`"#,
     );
     check_ok("{action: keep, regex: 'a{bar}'}");
+    // Prometheus wraps before parsing: an open `\Q` swallows the closing `)$`.
+    check_err("{action: keep, regex: '\\Qa'}", r#"error parsing regexp "\\Qa": unclosed group"#);
+    check_err(
+        "{action: keep, regex: '[a'}",
+        r#"error parsing regexp "[a": missing closing ]: `[a)$`"#,
+    );
 }
 
 #[test]

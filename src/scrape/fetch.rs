@@ -190,16 +190,14 @@ impl Fetcher {
     }
 }
 
-/// An error with its sources, as one line.
+/// The root cause of a transport error (`Connection refused (os error 111)`),
+/// which says more than reqwest's wrappers around it.
 fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
+    let mut root = e;
+    while let Some(s) = root.source() {
+        root = s;
     }
-    text
+    root.to_string()
 }
 
 #[cfg(test)]

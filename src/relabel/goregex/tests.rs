@@ -5,9 +5,8 @@ use super::*;
 /// Compiles Go pattern `go` as Prometheus anchors it and matches `input`.
 #[track_caller]
 fn matches(go: &str, input: &str) -> bool {
-    let t = translate(go).unwrap_or_else(|e| panic!("{go:?}: {e}"));
-    let re = Regex::new(&format!("^(?s:{})$", t.pattern))
-        .unwrap_or_else(|e| panic!("{go:?} -> {:?}: {e}", t.pattern));
+    let t = translate(&format!("^(?s:{go})$")).unwrap_or_else(|e| panic!("{go:?}: {e}"));
+    let re = Regex::new(&t.pattern).unwrap_or_else(|e| panic!("{go:?} -> {:?}: {e}", t.pattern));
     assert_eq!(re.captures_len(), t.names.len(), "group count of {go:?} -> {:?}", t.pattern);
     re.is_match(input)
 }
@@ -86,7 +85,7 @@ fn brace_without_repetition_is_literal() {
 #[test]
 fn quoted_text_is_literal() {
     check(r"\Q.*+\E", &[".*+"], &["ab"]);
-    check(r"a\Q(b", &["a(b"], &[]);
+    check(r"a\Q(b\E", &["a(b"], &[]);
     check(r"\Qa\Eb*", &["a", "abb"], &["aa"]);
     check(r"\Q\E", &[""], &[]);
 }
@@ -158,6 +157,8 @@ fn unbalanced_parenthesis_behaves_as_in_prometheus() {
     // Prometheus wraps as `^(?s:` + regex + `)$`, so `a)|(b` compiles and is
     // not fully anchored.
     check("a)|(b", &["a", "b", "ab"], &["c"]);
+    // `\)` escapes the wrapper's parenthesis; `a)` closes the wrapper early.
+    check(r"a)\", &["a)"], &["a"]);
 }
 
 #[test]
