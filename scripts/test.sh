@@ -27,8 +27,10 @@ pip_install() { # pip_install MODULE PACKAGE
         || python3 -m pip install --quiet --break-system-packages "$2"
 }
 
-# Real exporters that the live-exporter tests scrape.
+# Real programs the integration tests run: targets (node exporter, a
+# prometheus_client app) and the reference Prometheus 2.42.
 apt_install prometheus-node-exporter prometheus-node-exporter
+apt_install prometheus prometheus
 pip_install prometheus_client prometheus_client
 
 test -d ../shared/testdata/openmetrics-parsers \

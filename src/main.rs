@@ -92,7 +92,7 @@ fn check_config(file: &std::path::Path) -> ExitCode {
     match tern::config::load(file) {
         Ok(loaded) => {
             for w in &loaded.warnings {
-                eprintln!("{}: warning: {w}", file.display());
+                eprintln!("warning: {w}");
             }
             println!("{}", loaded.summary());
             ExitCode::SUCCESS

@@ -4,18 +4,12 @@
 //! (from a visitor or a key seed), so serde_yaml stamps them with the line and
 //! column of the offending key or value and with its key path.
 
+use crate::labels::is_valid_label_name;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::marker::PhantomData;
-
-/// True for a legacy Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
-pub fn is_valid_label_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_'))
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
 
 /// `deserialize_with` for a string-keyed map that rejects repeated keys, as
 /// Prometheus' strict YAML decoding does (serde_yaml would keep the last one).
@@ -138,6 +132,63 @@ pub fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     Ok(true)
 }
 
+/// Rewrites serde's "unknown field `x`, expected one of `a`, `b`, ..." so
+/// that it leads with the closest known field, when one is near, and does not
+/// list the keys tern refuses by name. Other messages pass unchanged.
+pub fn tidy_unknown_field(message: &str) -> String {
+    const UNKNOWN: &str = "unknown field `";
+    let Some(start) = message.find(UNKNOWN) else {
+        return message.to_owned();
+    };
+    let (prefix, rest) = message.split_at(start + UNKNOWN.len());
+    let Some((field, tail)) = rest.split_once('`') else {
+        return message.to_owned();
+    };
+    let Some(list) = tail.strip_prefix(", expected ") else {
+        return message.to_owned();
+    };
+    // Field names are the odd pieces between backticks.
+    let known: Vec<&str> = (list.split('`').skip(1).step_by(2))
+        .filter(|name| !unsupported::NAMES.contains(name))
+        .collect();
+    let quoted: Vec<String> = known.iter().map(|name| format!("`{name}`")).collect();
+    let expected = match quoted.as_slice() {
+        [] => return message.to_owned(),
+        [one] => one.clone(),
+        [a, b] => format!("{a} or {b}"),
+        many => format!("one of {}", many.join(", ")),
+    };
+    let hint =
+        closest(field, &known).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
+    format!("{prefix}{field}`{hint}, expected {expected}")
+}
+
+/// The candidate nearest to `word` by edit distance, if it is near enough to
+/// be a likely misspelling.
+fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let limit = 2.max(word.len() / 4);
+    (candidates.iter())
+        .map(|c| (edit_distance(word, c), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over bytes (field names are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.bytes().enumerate() {
+        let mut row = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = prev[j] + usize::from(ca != *cb);
+            row.push(substitute.min(prev[j + 1] + 1).min(row[j] + 1));
+        }
+        prev = row;
+    }
+    prev[b.len()]
+}
+
 /// A visitor that fails on whatever value it is given, with `message`; used to
 /// reject Prometheus features tern does not implement, at their position.
 pub struct Reject(pub &'static str);
@@ -193,6 +244,9 @@ impl<'de> Visitor<'de> for Reject {
 /// key's value, e.g. a field `consul_sd_configs: unsupported::consul_sd_configs`.
 macro_rules! unsupported_keys {
     ($($key:ident),* $(,)?) => {
+        /// The keys rejected by name.
+        pub const NAMES: &[&str] = &[$(stringify!($key)),*];
+
         $(
             #[allow(non_camel_case_types)]
             #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -287,12 +341,26 @@ mod tests {
     }
 
     #[test]
-    fn label_name_syntax() {
-        for ok in ["a", "_", "__address__", "A9_z"] {
-            assert!(is_valid_label_name(ok), "{ok}");
-        }
-        for bad in ["", "9a", "a-b", "a.b", "é"] {
-            assert!(!is_valid_label_name(bad), "{bad}");
-        }
+    fn unknown_field_messages_suggest_and_drop_refused_keys() {
+        let tidy = |m: &str| tidy_unknown_field(m);
+        assert_eq!(
+            tidy("a[0]: unknown field `target`, expected `targets` or `labels`"),
+            "a[0]: unknown field `target` (did you mean `targets`?), expected `targets` or `labels`"
+        );
+        assert_eq!(
+            tidy(
+                "unknown field `scrape_intreval`, expected one of `job_name`, `scrape_interval`, \
+                  `consul_sd_configs`"
+            ),
+            "unknown field `scrape_intreval` (did you mean `scrape_interval`?), expected \
+             `job_name` or `scrape_interval`"
+        );
+        assert_eq!(
+            tidy("unknown field `zzz`, expected one of `a`, `b`, `c`, `azuread`"),
+            "unknown field `zzz`, expected one of `a`, `b`, `c`"
+        );
+        assert_eq!(tidy("invalid type: map"), "invalid type: map");
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "ab"), 2);
     }
 }

@@ -266,7 +266,8 @@ pub(crate) fn default_true() -> bool {
 /// ```ignore
 /// inline_http_client! {
 ///     /// docs
-///     pub struct Job from RawJob = "RawJob", enable_http2 = true;
+///     pub struct Job from RawJob = "RawJob", enable_http2 = true,
+///         expecting = "a job";
 ///     { /// doc
 ///       #[serde(default)] pub name: String, }
 ///     rejected { consul_sd_configs }
@@ -281,12 +282,13 @@ pub(crate) fn default_true() -> bool {
 macro_rules! inline_http_client {
     (
         $(#[$meta:meta])*
-        pub struct $name:ident from $raw:ident = $raw_name:literal, enable_http2 = $h2:expr;
+        pub struct $name:ident from $raw:ident = $raw_name:literal, enable_http2 = $h2:expr,
+            expecting = $expecting:literal;
         { $( $(#[$fmeta:meta])* pub $field:ident : $ty:ty, )* }
         rejected { $( $rkey:ident ),* $(,)? }
     ) => {
         #[derive(serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
+        #[serde(deny_unknown_fields, expecting = $expecting)]
         struct $raw {
             $( $(#[$fmeta])* $field: $ty, )*
             #[serde(default)]

@@ -15,8 +15,9 @@
 //! Everything derives `PartialEq`, so a reload can compare a job's old and
 //! new config to decide whether to restart it.
 //!
-//! This module is data: it reads files, but imports no runtime module, logs
-//! nothing (warnings are returned) and never prints secrets ([`Secret`]).
+//! This module is data: it reads files, but imports no runtime module (only
+//! `labels` and `relabel`'s pure rule check), logs nothing (warnings are
+//! returned) and never prints secrets ([`Secret`]).
 
 mod de;
 pub mod duration;
@@ -31,7 +32,6 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
-pub use de::is_valid_label_name;
 pub use duration::{format_duration, parse_duration, DurationError};
 pub use global::GlobalConfig;
 pub use http::{
@@ -113,7 +113,7 @@ impl ConfigErrors {
 
 /// The top-level keys of prometheus.yml, as read.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a mapping of prometheus.yml sections")]
 struct RawConfig {
     #[serde(default)]
     global: GlobalConfig,
@@ -160,7 +160,7 @@ impl RawConfig {
 
 /// A file listed by `scrape_config_files`: jobs only.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a mapping with scrape_configs")]
 struct ScrapeConfigFile {
     #[serde(default, deserialize_with = "null_as_empty")]
     scrape_configs: Vec<ScrapeConfig>,
@@ -463,7 +463,7 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Result<T, C
         // serde_yaml appends the position to its message; it is ours to print.
         let full = err.to_string();
         let suffix = format!(" at line {line} column {column}");
-        let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
+        let message = de::tidy_unknown_field(full.strip_suffix(&suffix).unwrap_or(&full));
         ConfigError { file: file.to_owned(), line, column, message }
     })
 }

@@ -13,7 +13,8 @@ use std::time::Duration;
 inline_http_client! {
     /// One `remote_write` endpoint.
     #[derive(Debug, Clone, PartialEq)]
-    pub struct RemoteWriteConfig from RawRemoteWriteConfig = "RawRemoteWriteConfig", enable_http2 = false;
+    pub struct RemoteWriteConfig from RawRemoteWriteConfig = "RawRemoteWriteConfig",
+        enable_http2 = false, expecting = "a remote_write endpoint (a mapping with url)";
     {
         /// The endpoint URL, `http://` or `https://` (required).
         #[serde(default)]

@@ -21,7 +21,8 @@ use std::time::Duration;
 inline_http_client! {
     /// One `scrape_configs` entry: a job.
     #[derive(Debug, Clone, PartialEq)]
-    pub struct ScrapeConfig from RawScrapeConfig = "RawScrapeConfig", enable_http2 = true;
+    pub struct ScrapeConfig from RawScrapeConfig = "RawScrapeConfig", enable_http2 = true,
+        expecting = "a scrape config (a mapping with job_name)";
     {
         /// The job name, also the default `job` label. Required, unique.
         #[serde(default)]

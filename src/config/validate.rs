@@ -8,6 +8,7 @@ use super::global::GlobalConfig;
 use super::http::{HttpClientConfig, TlsConfig};
 use super::remote::{RemoteWriteConfig, SigV4Config, RESERVED_HEADERS};
 use super::scrape::{is_valid_file_sd_path, ScrapeConfig};
+use crate::relabel::{RelabelConfig, Rule};
 use std::fmt;
 
 /// One step of a key path: a mapping key or a list index.
@@ -97,6 +98,8 @@ pub(crate) fn scrape_config(
         p.add(at.key("metrics_path"), "metrics_path must not contain a query string: use params");
     }
     http_client(&mut job.http_client, at, p);
+    relabel_rules(&job.relabel_configs, &at.key("relabel_configs"), p);
+    relabel_rules(&job.metric_relabel_configs, &at.key("metric_relabel_configs"), p);
     if job.relabel_configs.is_empty() {
         static_targets(job, at, p);
     }
@@ -147,6 +150,16 @@ fn inherit_from_global(job: &mut ScrapeConfig, global: &GlobalConfig) {
     }
 }
 
+/// Each rule must be one Prometheus accepts (regex, action and fields), as
+/// building it checks; the message is Prometheus' own.
+fn relabel_rules(rules: &[RelabelConfig], at: &KeyPath, p: &mut Problems) {
+    for (i, rule) in rules.iter().enumerate() {
+        if let Err(e) = Rule::try_new(rule) {
+            p.add(at.index(i), e.to_string());
+        }
+    }
+}
+
 /// Without relabeling, a static target must be a bare `host:port`; a URL
 /// there is a common mistake that Prometheus refuses.
 fn static_targets(job: &ScrapeConfig, at: &KeyPath, p: &mut Problems) {
@@ -192,6 +205,7 @@ pub(crate) fn remote_write(rw: &mut RemoteWriteConfig, at: &KeyPath, p: &mut Pro
         }
     }
     http_client(&mut rw.http_client, at, p);
+    relabel_rules(&rw.write_relabel_configs, &at.key("write_relabel_configs"), p);
     if let Some(sigv4) = &rw.sigv4 {
         let h = &rw.http_client;
         if h.basic_auth.is_some() || h.authorization.is_some() || h.oauth2.is_some() {

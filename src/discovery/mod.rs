@@ -162,22 +162,22 @@ impl DiscoveryMetrics {
         let m = DiscoveryMetrics::default();
         registry.register(
             "tern_discovery_file_read_errors",
-            "Failed reads or parses of file_sd target files.",
+            "Failed reads or parses of file_sd target files",
             m.file_read_errors.clone(),
         );
         registry.register(
             "tern_discovery_file_files",
-            "Files matched by the file_sd patterns, summed over file_sd providers.",
+            "Files matched by the file_sd patterns, summed over file_sd providers",
             m.file_files.clone(),
         );
         registry.register(
             "tern_discovery_targets",
-            "Targets currently discovered, per job, before relabeling.",
+            "Targets currently discovered, per job, before relabeling",
             m.targets.clone(),
         );
         registry.register(
             "tern_discovery_updates",
-            "Target group lists received from the providers, per job.",
+            "Target group lists received from the providers, per job",
             m.updates.clone(),
         );
         m

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+pub mod agent;
 pub mod prometheus;
 pub mod target_server;
 
