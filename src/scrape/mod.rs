@@ -32,6 +32,8 @@ pub use target::{DroppedTarget, Target};
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesSample {
     pub labels: Arc<Labels>,
+    /// `labels.stable_hash()`, computed once per series (cache miss).
+    pub hash: u64,
     pub timestamp_ms: i64,
     pub value: f64,
 }

@@ -92,7 +92,7 @@ pub struct SeriesState {
     cache: HashMap<Box<str>, CacheEntry>,
     iteration: u64,
     prev: HashMap<u64, PrevSeries>,
-    auto: [Arc<Labels>; 5],
+    auto: [(Arc<Labels>, u64); 5],
 }
 
 const AUTO_NAMES: [&str; 5] = [
@@ -108,7 +108,9 @@ impl SeriesState {
         let auto = AUTO_NAMES.map(|name| {
             let mut b = settings.target_labels.builder();
             b.set(METRIC_NAME, name);
-            Arc::new(b.build())
+            let labels = b.build();
+            let hash = labels.stable_hash();
+            (Arc::new(labels), hash)
         });
         SeriesState { settings, cache: HashMap::new(), iteration: 0, prev: HashMap::new(), auto }
     }
@@ -162,8 +164,8 @@ impl SeriesState {
             stats.post_relabel as f64,
             stats.series_added as f64,
         ];
-        for (labels, value) in self.auto.iter().zip(values) {
-            out.push(SeriesSample { labels: labels.clone(), timestamp_ms: scrape_ms, value });
+        for ((labels, hash), value) in self.auto.iter().zip(values) {
+            out.push(SeriesSample { labels: labels.clone(), hash: *hash, timestamp_ms: scrape_ms, value });
         }
         (stats, error)
     }
@@ -173,12 +175,8 @@ impl SeriesState {
     pub fn end(&mut self, at_ms: i64, out: &mut Vec<SeriesSample>) -> usize {
         let n = self.mark_stale(None, at_ms, out);
         self.prev.clear();
-        for labels in &self.auto {
-            out.push(SeriesSample {
-                labels: labels.clone(),
-                timestamp_ms: at_ms,
-                value: stale_nan(),
-            });
+        for (labels, hash) in &self.auto {
+            out.push(SeriesSample { labels: labels.clone(), hash: *hash, timestamp_ms: at_ms, value: stale_nan() });
         }
         n + self.auto.len()
     }
@@ -229,7 +227,7 @@ impl SeriesState {
             if !hit && !self.prev.contains_key(&hash) {
                 stats.series_added += 1;
             }
-            out.push(SeriesSample { labels: labels.clone(), timestamp_ms, value: sample.value });
+            out.push(SeriesSample { labels: labels.clone(), hash, timestamp_ms, value: sample.value });
             current.insert(hash, PrevSeries { labels, explicit_timestamp: explicit });
         }
         Ok(current)
@@ -349,6 +347,7 @@ impl SeriesState {
             }
             out.push(SeriesSample {
                 labels: prev.labels.clone(),
+                hash: *hash,
                 timestamp_ms: at_ms,
                 value: stale_nan(),
             });
