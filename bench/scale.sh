@@ -5,6 +5,7 @@
 # the configured 5 s, tern under 0.5 CPU core, every target `up`.
 # Exits 0 when all goals are met, 1 when one is missed, 2 on a set-up error.
 # See bench/README.md for what is measured and how.
+# shellcheck disable=SC2153  # SCRAPES, INTERVALS, ... are set by sourcing intervals.env
 set -euo pipefail
 
 # ---- settings (override through the environment) ---------------------------
@@ -19,13 +20,14 @@ CPU_GOAL=${CPU_GOAL:-0.5}         # cores; the goal is "below"
 TOLERANCE=${TOLERANCE:-0.05}      # relative interval deviation allowed
 BODY=${BODY:-}                    # default: tests/data/node_exporter.prom
 SKIP_BUILD=${SKIP_BUILD:-0}       # 1: use the existing target/release/tern
+TERN_BIN=${TERN_BIN:-}            # a prebuilt tern to measure instead (no build)
 BENCH_PERF=${BENCH_PERF:-0}       # 1: perf profile after the window; auto: only if a goal is missed
 PERF_S=${PERF_S:-10}
 BENCH_OUT=${BENCH_OUT:-}          # keep logs, config and profile in this dir
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/bench
-# shellcheck source=lib/farm.sh
+# shellcheck source=bench/lib/farm.sh source-path=SCRIPTDIR
 source "$BENCH/lib/farm.sh"
 BODY=${BODY:-$ROOT/tests/data/node_exporter.prom}
 
@@ -35,10 +37,14 @@ die() { log "error: $*"; exit 2; }
 # ---- clean-up: every process this script starts ----------------------------
 TERN_PID=""
 PERF_PID=""
+SLEEP_PID=""
 WORK=""
+KEEP_WORK=0
+# shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    if [ -n "$SLEEP_PID" ]; then kill "$SLEEP_PID" 2>/dev/null || true; fi
     if [ -n "$PERF_PID" ] && kill -0 "$PERF_PID" 2>/dev/null; then
         kill -INT "$PERF_PID" 2>/dev/null || true
         wait "$PERF_PID" 2>/dev/null || true
@@ -50,7 +56,7 @@ cleanup() {
         wait "$TERN_PID" 2>/dev/null || true
     fi
     stop_farm || true
-    if [ -n "$WORK" ] && [ -z "$BENCH_OUT" ]; then
+    if [ -n "$WORK" ] && [ -z "$BENCH_OUT" ] && [ "$KEEP_WORK" = 0 ]; then
         rm -rf "$WORK"
     fi
     exit "$rc"
@@ -61,6 +67,8 @@ trap 'exit 143' TERM
 
 # ---- helpers ----------------------------------------------------------------
 now() { date +%s.%N; }
+# A sleep that a signal interrupts at once (bash runs traps only between commands).
+pause() { sleep "$1" & SLEEP_PID=$!; wait "$SLEEP_PID"; SLEEP_PID=""; }
 calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }
 # utime+stime of a process, in clock ticks (fields 14 and 15 after the comm).
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
@@ -71,6 +79,8 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 # ---- set-up -----------------------------------------------------------------
 [ "$TARGETS" -ge 1 ] || die "TARGETS must be >= 1"
 [ -r "$BODY" ] || die "body file $BODY not found"
+[ "$WINDOW_S" -ge $((2 * SCRAPE_INTERVAL_S)) ] ||
+    die "WINDOW_S ($WINDOW_S) must be at least two scrape intervals ($((2 * SCRAPE_INTERVAL_S)) s)"
 command -v python3 >/dev/null || die "python3 is required"
 farm_install_deps
 if [ -n "$BENCH_OUT" ]; then
@@ -81,11 +91,20 @@ else
 fi
 ulimit -n 16384 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-if [ "$SKIP_BUILD" != 1 ]; then
-    log "building tern (cargo build --release)"
-    (cd "$ROOT" && cargo build --release --quiet) || die "cargo build failed"
+if [ -n "$TERN_BIN" ]; then
+    TERN=$TERN_BIN
+    REV="prebuilt $TERN_BIN"
+else
+    if [ "$SKIP_BUILD" != 1 ]; then
+        log "building tern (cargo build --release)"
+        (cd "$ROOT" && cargo build --release --quiet) || die "cargo build failed"
+    fi
+    TERN=$ROOT/target/release/tern
+    # The source the binary was (most likely) built from, for the report.
+    REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
+    git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || REV="$REV+uncommitted"
+    if [ "$SKIP_BUILD" = 1 ]; then REV="$REV, prebuilt binary"; fi
 fi
-TERN=$ROOT/target/release/tern
 [ -x "$TERN" ] || die "$TERN not built"
 
 CONFIG=$WORK/scale.yml
@@ -127,7 +146,7 @@ done
 [ "$ready" = 1 ] || die "tern not ready after 10 s"
 
 log "warm-up ${WARMUP_S}s (load average $(loadavg))"
-sleep "$WARMUP_S"
+pause "$WARMUP_S"
 
 # ---- measured window ----------------------------------------------------------
 CLK_TCK=$(getconf CLK_TCK)
@@ -137,7 +156,8 @@ NGINX_T0=$(( $(cpu_ticks "$FARM_PID") + ${NGINX_WORKER:+$(cpu_ticks "$NGINX_WORK
 TERN_T0=$(cpu_ticks "$TERN_PID")
 T0=$(now)
 log "window ${WINDOW_S}s (load average $LOAD_START)"
-sleep "$WINDOW_S"
+pause "$WINDOW_S"
+kill -0 "$TERN_PID" 2>/dev/null || { tail -20 "$WORK/tern.log" >&2; die "tern exited during the run"; }
 TERN_T1=$(cpu_ticks "$TERN_PID")
 T1=$(now)
 NGINX_T1=$(( $(cpu_ticks "$FARM_PID") + ${NGINX_WORKER:+$(cpu_ticks "$NGINX_WORKER")}+0 ))
@@ -171,6 +191,9 @@ print(len(d), len(up), ex)
 PY
 )
 curl -fsS --max-time 10 "http://127.0.0.1:$TERN_PORT/metrics" >"$WORK/tern-metrics.txt" || true
+# Mean fetch time per scrape over the whole run, from tern's own histogram.
+SCRAPE_MS=$(awk '/^tern_scrape_duration_seconds_sum/ { s += $NF } /^tern_scrape_duration_seconds_count/ { c += $NF }
+    END { if (c > 0) printf "%.2f", 1000 * s / c; else print "?" }' "$WORK/tern-metrics.txt")
 
 # ---- intervals (the log is flushed every second) ------------------------------
 sleep 2
@@ -182,7 +205,7 @@ INTERVALS_RC=$?
 set -e
 [ "$INTERVALS_RC" -le 1 ] || die "interval analysis failed"
 # shellcheck disable=SC1091
-source "$WORK/intervals.env"
+source "$WORK/intervals.env" # sets SCRAPES, INTERVALS, WITHIN_PCT, ... (see analyze_intervals.py)
 
 # ---- goals --------------------------------------------------------------------
 CPU_OK=$(awk "BEGIN { print ($CORES < $CPU_GOAL) ? 1 : 0 }")
@@ -192,8 +215,8 @@ verdict() { [ "$1" = 1 ] && echo ok || echo MISSED; }
 
 if [ "$BENCH_PERF" = 1 ] || { [ "$BENCH_PERF" = auto ] && [ "$CPU_OK$UP_OK$INT_OK" != 111 ]; }; then
     if command -v perf >/dev/null; then
-        log "perf record -g -p $TERN_PID for ${PERF_S}s"
-        perf record -q -g -o "$WORK/perf.data" -p "$TERN_PID" -- sleep "$PERF_S" \
+        log "perf record --call-graph dwarf -p $TERN_PID for ${PERF_S}s"
+        perf record -q --call-graph dwarf,16384 -o "$WORK/perf.data" -p "$TERN_PID" -- sleep "$PERF_S" \
             >"$WORK/perf-record.log" 2>&1 &
         PERF_PID=$!
         wait "$PERF_PID" || true
@@ -202,6 +225,7 @@ if [ "$BENCH_PERF" = 1 ] || { [ "$BENCH_PERF" = auto ] && [ "$CPU_OK$UP_OK$INT_O
             >"$WORK/perf-report.txt" 2>/dev/null || true
         perf report -i "$WORK/perf.data" --stdio --no-children -g none --sort dso,sym \
             --percent-limit 0.5 >"$WORK/perf-flat.txt" 2>/dev/null || true
+        KEEP_WORK=1
         log "profile: $WORK/perf-report.txt (call graphs), $WORK/perf-flat.txt (flat)"
         grep -v '^#' "$WORK/perf-flat.txt" | grep -v '^$' | head -30 >&2 || true
     else
@@ -210,27 +234,31 @@ if [ "$BENCH_PERF" = 1 ] || { [ "$BENCH_PERF" = auto ] && [ "$CPU_OK$UP_OK$INT_O
 fi
 
 # ---- report -------------------------------------------------------------------
-row() { printf '  %-29s  %-36s  %-12s %s\n' "$@"; }
+row() { printf '  %-29s  %-36s  %-14s %s\n' "$@"; }
 echo
-echo "tern scale benchmark  ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -m), $NCPU cores, $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo '+dirty src'))"
+echo "tern scale benchmark  ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -m), $NCPU cores, tern $REV)"
 echo "  body: $(basename "$BODY"), $(grep -cv '^#' "$BODY") samples, $(wc -c <"$BODY") bytes; interval ${SCRAPE_INTERVAL_S}s, timeout ${SCRAPE_TIMEOUT_S}s"
 echo "  load average: start $LOAD_START, end $LOAD_END; machine busy ${SYS_CORES}/$NCPU cores in the window (nginx ${NGINX_CORES})"
 echo
 row "metric" "value" "goal" ""
-row "-----------------------------" "------------------------------------" "------------" ""
+row "-----------------------------" "------------------------------------" "--------------" ""
 row "targets (scraped / up)" "$TARGETS_SCRAPED / $UP of $TARGETS" "all up" "$(verdict "$UP_OK")"
 row "window" "${WALL} s after ${WARMUP_S} s warm-up" "" ""
 row "scrapes in window" "$SCRAPES ($NON_200 non-200)" "" ""
 row "tern CPU" "${CORES} cores (${CPU_S} s CPU)" "< ${CPU_GOAL} core" "$(verdict "$CPU_OK")"
+row "mean fetch time (tern)" "${SCRAPE_MS} ms per scrape" "" ""
 row "tern peak RSS (VmHWM)" "${RSS_MIB} MiB (now $(calc "$RSS_NOW_KB / 1024" 1) MiB, $THREADS threads)" "" ""
 row "intervals within +-$(calc "$TOLERANCE * 100" 0)%" "$INTERVALS_WITHIN / $INTERVALS (${WITHIN_PCT}%)" "100%" "$(verdict "$INT_OK")"
 row "interval min / mean / max" "$INTERVAL_MIN / $INTERVAL_MEAN / $INTERVAL_MAX s" "" ""
 row "interval stdev, p99 |dev|" "$INTERVAL_STDEV_MS ms, $DEV_P99_MS ms" "" ""
 row "worst deviation" "${WORST_DEV_PCT}% (port $WORST_PORT, ${WORST_INTERVAL} s)" "< 5%" ""
+if [ "$TARGETS_UNDER_TWO_SCRAPES" -gt 0 ]; then
+    echo "  $TARGETS_UNDER_TWO_SCRAPES targets were scraped fewer than twice in the window (no interval to judge)"
+fi
 if [ "$UP_OK" != 1 ]; then
     echo "  first target not up: $DOWN_EXAMPLE"
 fi
-[ -n "$BENCH_OUT" ] && echo "  artifacts: $WORK"
+if [ -n "$BENCH_OUT" ] || [ "$KEEP_WORK" = 1 ]; then echo "  artifacts: $WORK"; fi
 
 if [ "$CPU_OK$UP_OK$INT_OK" = 111 ]; then
     echo "  result: all goals met"

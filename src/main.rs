@@ -112,26 +112,13 @@ fn run(config: PathBuf, data_dir: PathBuf, listen: String) -> anyhow::Result<Exi
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async move {
-        let _ = data_dir; // holds the WAL once remote write lands
-        let listener = tokio::net::TcpListener::bind(&listen)
-            .await
-            .with_context(|| format!("listening on {listen}"))?;
-        let (sink, batches) = tokio::sync::mpsc::channel(64);
-        tokio::spawn(discard(batches));
-        let handle = tern::app::start(config, Some(listener), sink)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
+        let handle = tern::app::start_agent(config, &data_dir, Some(listener)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         wait_for_signals(&handle).await?;
-        tracing::info!("shutting down");
+        tracing::info!("shutting down: scraping stops, queued samples are stored, endpoints get a last chance to send");
         handle.shutdown().await;
         Ok(ExitCode::SUCCESS)
     })
-}
-
-/// Until the WAL and remote write land, scraped batches end here.
-async fn discard(mut batches: tokio::sync::mpsc::Receiver<tern::scrape::ScrapeBatch>) {
-    tracing::warn!("remote write is not implemented yet: scraped samples are discarded");
-    while batches.recv().await.is_some() {}
 }
 
 async fn wait_for_signals(handle: &tern::app::Handle) -> anyhow::Result<()> {

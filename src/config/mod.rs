@@ -28,6 +28,7 @@ mod remote;
 mod scrape;
 pub mod size;
 mod validate;
+mod wal;
 
 #[cfg(test)]
 mod tests;
@@ -42,6 +43,7 @@ pub use scrape::{
     FileSdConfig, OpaqueSdConfig, Scheme, ScrapeConfig, ScrapeProtocol, StaticConfig,
 };
 pub use size::{parse_size, ByteSize, SizeError};
+pub use wal::{FsyncMode, WalConfig};
 
 use de::{null_as_empty, present};
 use serde::Deserialize;
@@ -62,6 +64,8 @@ pub struct Config {
     pub scrape_configs: Vec<ScrapeConfig>,
     /// Where samples are sent.
     pub remote_write: Vec<RemoteWriteConfig>,
+    /// tern's disk WAL (`wal:`).
+    pub wal: WalConfig,
 }
 
 /// The result of [`load`]: the config and the warnings to log.
@@ -138,8 +142,9 @@ struct RawConfig {
     otlp: bool,
     #[serde(default, deserialize_with = "present")]
     runtime: bool,
-    // tern-only top-level blocks (`wal:`, `host_metrics:`) are added here,
-    // each as its own struct with `deny_unknown_fields`.
+    // tern-only top-level blocks, each its own struct with `deny_unknown_fields`.
+    #[serde(default)]
+    wal: WalConfig,
 }
 
 impl RawConfig {
@@ -299,6 +304,7 @@ impl Loader {
             scrape_config_files: patterns,
             scrape_configs: jobs.into_iter().map(|j| j.config).collect(),
             remote_write,
+            wal: raw.wal,
         }
     }
 

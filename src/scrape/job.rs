@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{HttpClientConfig, ScrapeConfig, TlsVersion};
+use crate::config::{HttpClientConfig, ScrapeConfig};
 use crate::discovery::{self, ProviderConfig};
+use crate::http_client::build_client;
 use crate::labels::Labels;
 use crate::relabel::{RelabelConfig, Rule};
 
@@ -132,98 +133,6 @@ fn compile(configs: &[RelabelConfig]) -> Result<Vec<Rule>, (usize, String)> {
         .enumerate()
         .map(|(i, c)| Rule::try_new(c).map_err(|e| (i, e.to_string())))
         .collect()
-}
-
-/// The job's HTTP client: TLS, proxy, redirects, compression.
-fn build_client(c: &HttpClientConfig, compression: bool) -> Result<reqwest::Client, String> {
-    if c.oauth2.is_some() {
-        return Err("oauth2 is not supported by tern".into());
-    }
-    let mut b = reqwest::Client::builder()
-        .gzip(compression)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .tcp_nodelay(true)
-        .redirect(if c.follow_redirects {
-            reqwest::redirect::Policy::limited(10)
-        } else {
-            reqwest::redirect::Policy::none()
-        });
-    if !c.enable_http2 {
-        b = b.http1_only();
-    }
-    let tls = &c.tls_config;
-    let ca_pem = match (&tls.ca, &tls.ca_file) {
-        (Some(ca), _) => Some(ca.as_bytes().to_vec()),
-        (None, Some(path)) => Some(
-            std::fs::read(path).map_err(|e| format!("reading ca_file {}: {e}", path.display()))?,
-        ),
-        (None, None) => None,
-    };
-    if let Some(pem) = ca_pem {
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| format!("parsing CA certificates: {e}"))?;
-        b = b.tls_built_in_root_certs(false);
-        for cert in certs {
-            b = b.add_root_certificate(cert);
-        }
-    }
-    let cert = match (&tls.cert, &tls.cert_file) {
-        (Some(c), _) => Some(c.as_bytes().to_vec()),
-        (None, Some(p)) => {
-            Some(std::fs::read(p).map_err(|e| format!("reading cert_file {}: {e}", p.display()))?)
-        }
-        (None, None) => None,
-    };
-    let key = match (&tls.key, &tls.key_file) {
-        (Some(k), _) => Some(k.expose().as_bytes().to_vec()),
-        (None, Some(p)) => {
-            Some(std::fs::read(p).map_err(|e| format!("reading key_file {}: {e}", p.display()))?)
-        }
-        (None, None) => None,
-    };
-    if let (Some(mut cert), Some(key)) = (cert, key) {
-        cert.push(b'\n');
-        cert.extend_from_slice(&key);
-        let identity =
-            reqwest::Identity::from_pem(&cert).map_err(|e| format!("client certificate: {e}"))?;
-        b = b.identity(identity);
-    }
-    if tls.insecure_skip_verify {
-        b = b.danger_accept_invalid_certs(true);
-    }
-    if let Some(v) = tls.min_version {
-        b = b.min_tls_version(tls_version(v));
-    }
-    if let Some(v) = tls.max_version {
-        b = b.max_tls_version(tls_version(v));
-    }
-    if tls.server_name.is_some() {
-        tracing::warn!(
-            "tls_config.server_name is not supported by tern's HTTP client and is ignored"
-        );
-    }
-    match &c.proxy_url {
-        Some(url) => {
-            let mut proxy =
-                reqwest::Proxy::all(url.as_str()).map_err(|e| format!("proxy_url: {e}"))?;
-            if let Some(no_proxy) = &c.no_proxy {
-                proxy = proxy.no_proxy(reqwest::NoProxy::from_string(no_proxy));
-            }
-            b = b.proxy(proxy);
-        }
-        None if c.proxy_from_environment => {}
-        None => b = b.no_proxy(),
-    }
-    b.build().map_err(|e| format!("building HTTP client: {e}"))
-}
-
-fn tls_version(v: TlsVersion) -> reqwest::tls::Version {
-    match v {
-        TlsVersion::Tls10 => reqwest::tls::Version::TLS_1_0,
-        TlsVersion::Tls11 => reqwest::tls::Version::TLS_1_1,
-        TlsVersion::Tls12 => reqwest::tls::Version::TLS_1_2,
-        TlsVersion::Tls13 => reqwest::tls::Version::TLS_1_3,
-    }
 }
 
 /// Request authentication from the config (validated there: at most one).

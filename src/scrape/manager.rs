@@ -303,7 +303,7 @@ async fn send_stale(
 ) {
     let mut samples = Vec::new();
     state.end(worker::now_ms(), &mut samples);
-    let batch = ScrapeBatch { job: job.clone(), target: Arc::new(target.labels.clone()), samples };
+    let batch = ScrapeBatch { job: job.clone(), target: Arc::new(target.labels.clone()), samples, done: None };
     if sink.send(batch).await.is_err() {
         tracing::warn!(job = %job, target = %target.labels, "stale markers not delivered: the sink is closed");
     }

@@ -39,12 +39,23 @@ pub struct SeriesSample {
 }
 
 /// One scrape's samples (or the stale markers of a target that went away).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ScrapeBatch {
     pub job: Arc<str>,
     /// The target's public labels.
     pub target: Arc<Labels>,
     pub samples: Vec<SeriesSample>,
+    /// Answered by the consumer once the batch is stored (appended to the
+    /// WAL); the scrape counts as done then. Dropping it unanswered also
+    /// releases the loop (a consumer that does not store, as in tests).
+    pub done: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// A copy of the samples, without the completion handle.
+impl Clone for ScrapeBatch {
+    fn clone(&self) -> Self {
+        ScrapeBatch { job: self.job.clone(), target: self.target.clone(), samples: self.samples.clone(), done: None }
+    }
 }
 
 /// Per-scrape limits; 0 means no limit. Exceeding one fails the scrape.

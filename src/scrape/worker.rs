@@ -69,11 +69,19 @@ pub async fn run(
             _ = cancel.cancelled() => return state,
             _ = ticker.tick() => {}
         }
-        let batch = scrape_once(&ctx, &mut state, &mut buf, &mut last_len).await;
+        let mut batch = scrape_once(&ctx, &mut state, &mut buf, &mut last_len).await;
+        let (done, stored) = tokio::sync::oneshot::channel();
+        batch.done = Some(done);
+        // The scrape counts as done once the consumer has stored the batch.
         tokio::select! {
             biased;
             _ = cancel.cancelled() => return state,
             sent = ctx.sink.send(batch) => if sent.is_err() { return state },
+        }
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return state,
+            _ = stored => {}
         }
     }
 }
@@ -127,7 +135,7 @@ async fn scrape_once(
             last_samples: stats.post_relabel,
         },
     );
-    ScrapeBatch { job: ctx.job.clone(), target: Arc::new(ctx.target.labels.clone()), samples }
+    ScrapeBatch { job: ctx.job.clone(), target: Arc::new(ctx.target.labels.clone()), samples, done: None }
 }
 
 #[cfg(test)]

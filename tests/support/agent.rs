@@ -186,7 +186,7 @@ impl Batches {
             }
             if Instant::now() >= deadline {
                 let seen: Vec<String> =
-                    self.since(from).iter().map(|b| summary(b)).rev().take(10).collect();
+                    self.since(from).iter().map(summary).rev().take(10).collect();
                 panic!("timed out after {WAIT:?} waiting for {what}; last batches: {seen:#?}");
             }
             tokio::time::sleep(POLL).await;

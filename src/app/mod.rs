@@ -1,14 +1,20 @@
 //! Wiring: config -> discovery -> scrape manager -> sink, plus tern's own
 //! endpoints. Owns start-up, reload and shutdown order.
 //!
-//! One control task owns the scrape manager and the discovery manager; it
-//! reacts to discovery updates, reload requests (HTTP `POST /-/reload`,
-//! SIGHUP through [`Handle::reload`]) and shutdown. A reload that fails to load
-//! or build keeps the running config untouched.
+//! One control task owns the scrape manager, the discovery manager and (in
+//! agent mode) the storage: WAL appender and remote-write endpoints. It reacts
+//! to discovery updates, reload requests (HTTP `POST /-/reload`, SIGHUP
+//! through [`Handle::reload`]) and shutdown. A reload that fails to load or
+//! build keeps the running config untouched.
+//!
+//! Shutdown order: scraping stops (no stale markers), the appender writes what
+//! is still queued and syncs, then the endpoints send what the deadline allows;
+//! the rest stays in the WAL for the next start.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
@@ -23,6 +29,13 @@ use crate::scrape::metrics::ScrapeMetrics;
 use crate::scrape::{self, ScrapeBatch, ScrapeJob};
 use crate::server::{self, ReloadRequest, ServerState};
 
+mod storage;
+
+pub use storage::Storage;
+
+/// How long the endpoints may keep sending at shutdown.
+pub const SHUTDOWN_SEND_DEADLINE: Duration = Duration::from_secs(10);
+
 /// Why the agent could not start (or a reload was refused).
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -30,6 +43,10 @@ pub enum AppError {
     Config(String),
     #[error("{0}")]
     Job(#[from] scrape::job::JobError),
+    #[error("WAL: {0}")]
+    Wal(String),
+    #[error("{0}")]
+    Remote(String),
     #[error("serving on {addr}: {source}")]
     Listen { addr: String, source: std::io::Error },
 }
@@ -40,7 +57,7 @@ pub struct Handle {
     pub targets: SharedView,
     pub ready: Arc<AtomicBool>,
     cancel: CancellationToken,
-    control: JoinHandle<()>,
+    control: JoinHandle<Option<Storage>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
 
@@ -52,12 +69,20 @@ impl Handle {
         rx.await.map_err(|_| "shutting down".to_owned())?
     }
 
-    /// Stops scraping (no stale markers: the next start goes on from here) and
-    /// the endpoints, and waits for both.
+    /// Stops scraping (no stale markers: the next start goes on from here),
+    /// stores what was scraped, lets the endpoints send for at most
+    /// [`SHUTDOWN_SEND_DEADLINE`], stops the endpoints, and waits for all.
     pub async fn shutdown(self) {
+        self.shutdown_with_deadline(SHUTDOWN_SEND_DEADLINE).await;
+    }
+
+    /// [`shutdown`](Self::shutdown) with another send deadline.
+    pub async fn shutdown_with_deadline(self, deadline: Duration) {
         self.cancel.cancel();
-        if let Err(e) = self.control.await {
-            tracing::error!(error = %e, "control task panicked");
+        match self.control.await {
+            Ok(Some(storage)) => storage.shutdown(deadline).await,
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "control task panicked"),
         }
         if let Some(server) = self.server {
             match server.await {
@@ -70,28 +95,49 @@ impl Handle {
 }
 
 /// Loads the config and builds its jobs; logs the config's warnings.
-pub fn load_jobs(path: &Path) -> Result<Vec<ScrapeJob>, AppError> {
+pub fn load(path: &Path) -> Result<(config::Config, Vec<ScrapeJob>), AppError> {
     let loaded = config::load(path).map_err(|e| AppError::Config(e.to_string()))?;
     for w in &loaded.warnings {
-        tracing::warn!(config = %path.display(), "{w}");
+        tracing::warn!("{w}");
     }
-    loaded
-        .config
-        .scrape_configs
-        .iter()
-        .map(|c| ScrapeJob::try_new(c).map_err(AppError::from))
-        .collect()
+    let jobs = loaded.config.scrape_configs.iter().map(|c| ScrapeJob::try_new(c).map_err(AppError::from));
+    let jobs = jobs.collect::<Result<Vec<_>, _>>()?;
+    Ok((loaded.config, jobs))
 }
 
-/// Starts the agent on `config_path`: scraped batches go to `sink`; tern's
-/// endpoints are served on `listener` when given.
+/// Starts scraping only: batches go to `sink` (the scrape stage's tests).
 pub async fn start(
     config_path: PathBuf,
     listener: Option<TcpListener>,
     sink: mpsc::Sender<ScrapeBatch>,
 ) -> Result<Handle, AppError> {
-    let jobs = load_jobs(&config_path)?;
+    let (config, jobs) = load(&config_path)?;
+    start_with(config_path, config, jobs, listener, sink, None, Registry::default()).await
+}
+
+/// Starts the agent: scraping into the WAL under `data_dir`, and remote write.
+pub async fn start_agent(
+    config_path: PathBuf,
+    data_dir: &Path,
+    listener: Option<TcpListener>,
+) -> Result<Handle, AppError> {
+    let (config, jobs) = load(&config_path)?;
     let mut registry = Registry::default();
+    let (mut storage, _report) = Storage::open(data_dir, &config.wal, &mut registry)?;
+    storage.apply(&config).await.map_err(AppError::Remote)?;
+    let sink = storage.sink();
+    start_with(config_path, config, jobs, listener, sink, Some(storage), registry).await
+}
+
+async fn start_with(
+    config_path: PathBuf,
+    config: config::Config,
+    jobs: Vec<ScrapeJob>,
+    listener: Option<TcpListener>,
+    sink: mpsc::Sender<ScrapeBatch>,
+    storage: Option<Storage>,
+    mut registry: Registry,
+) -> Result<Handle, AppError> {
     let scrape_metrics = ScrapeMetrics::register(&mut registry);
     let discovery_metrics = DiscoveryMetrics::register(&mut registry);
     let (mut discovery, discovered) = discovery::Manager::new(discovery_metrics);
@@ -113,8 +159,16 @@ pub async fn start(
         };
         tokio::spawn(server::serve(l, state, cancel.clone()))
     });
-    let control =
-        Control { config_path, manager, discovery, discovered, reload_rx, cancel: cancel.clone() };
+    let control = Control {
+        config_path,
+        wal_config: config.wal,
+        manager,
+        discovery,
+        discovered,
+        storage,
+        reload_rx,
+        cancel: cancel.clone(),
+    };
     let control = tokio::spawn(control.run());
     ready.store(true, Ordering::Release);
     Ok(Handle { reload_tx, targets, ready, cancel, control, server })
@@ -122,15 +176,17 @@ pub async fn start(
 
 struct Control {
     config_path: PathBuf,
+    wal_config: config::WalConfig,
     manager: scrape::Manager,
     discovery: discovery::Manager,
     discovered: watch::Receiver<Arc<DiscoveredTargets>>,
+    storage: Option<Storage>,
     reload_rx: mpsc::Receiver<ReloadRequest>,
     cancel: CancellationToken,
 }
 
 impl Control {
-    async fn run(mut self) {
+    async fn run(mut self) -> Option<Storage> {
         loop {
             tokio::select! {
                 _ = self.cancel.cancelled() => break,
@@ -155,10 +211,17 @@ impl Control {
         }
         self.manager.shutdown().await;
         self.discovery.shutdown().await;
+        self.storage
     }
 
     async fn reload(&mut self) -> Result<(), String> {
-        let jobs = load_jobs(&self.config_path).map_err(|e| e.to_string())?;
+        let (config, jobs) = load(&self.config_path).map_err(|e| e.to_string())?;
+        if config.wal != self.wal_config {
+            tracing::warn!("changes to the wal: block take effect at the next start");
+        }
+        if let Some(storage) = &mut self.storage {
+            storage.apply(&config).await?;
+        }
         let providers = jobs.iter().map(|j| (j.name.to_string(), j.providers())).collect();
         self.manager.set_jobs(jobs).await;
         self.discovery.apply(providers).await;

@@ -1,0 +1,95 @@
+//! The label set a remote endpoint receives for a series: `external_labels`
+//! added (a series' own label wins), then `write_relabel_configs`. Cached per
+//! series hash, since every sample of a series gets the same answer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::labels::Labels;
+use crate::relabel::{self, Rule};
+
+/// Final label sets of one endpoint, cached.
+#[derive(Debug)]
+pub struct SeriesLabels {
+    external: Labels,
+    rules: Arc<[Rule]>,
+    cache: HashMap<u64, (Arc<Labels>, Option<Arc<Labels>>)>,
+}
+
+/// Entries kept before the cache is cleared (series churn bound).
+const MAX_CACHED: usize = 1 << 20;
+
+impl SeriesLabels {
+    pub fn new(external: Labels, rules: Arc<[Rule]>) -> Self {
+        SeriesLabels { external, rules, cache: HashMap::new() }
+    }
+
+    /// The endpoint's label set for `labels` (hash `hash`), or `None` when
+    /// write relabeling drops the series.
+    pub fn get(&mut self, labels: &Arc<Labels>, hash: u64) -> Option<Arc<Labels>> {
+        if let Some((orig, done)) = self.cache.get(&hash) {
+            if Arc::ptr_eq(orig, labels) || **orig == **labels {
+                return done.clone();
+            }
+        }
+        if self.cache.len() >= MAX_CACHED {
+            self.cache.clear();
+        }
+        let done = self.compute(labels).map(Arc::new);
+        self.cache.insert(hash, (labels.clone(), done.clone()));
+        done
+    }
+
+    fn compute(&self, labels: &Labels) -> Option<Labels> {
+        if self.external.is_empty() && self.rules.is_empty() {
+            return Some(labels.clone());
+        }
+        let mut b = labels.builder();
+        for l in &self.external {
+            if !b.has(&l.name) {
+                b.set(l.name.as_str(), l.value.as_str());
+            }
+        }
+        if !relabel::process(&self.rules, &mut b) {
+            return None;
+        }
+        let out = b.build();
+        (!out.is_empty()).then_some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::relabel::RelabelConfig;
+
+    fn rules(yaml: &[&str]) -> Arc<[Rule]> {
+        yaml.iter()
+            .map(|y| Rule::try_new(&serde_yaml::from_str::<RelabelConfig>(y).unwrap()).unwrap())
+            .collect::<Vec<_>>()
+            .into()
+    }
+
+    #[test]
+    fn external_labels_are_added_unless_the_series_has_them() {
+        let mut s =
+            SeriesLabels::new(Labels::from_pairs([("replica", "a"), ("env", "prod")]), rules(&[]));
+        let l = Arc::new(Labels::from_pairs([("__name__", "up"), ("env", "dev")]));
+        let got = s.get(&l, l.stable_hash()).unwrap();
+        assert_eq!(got.to_string(), r#"{__name__="up", env="dev", replica="a"}"#);
+    }
+
+    #[test]
+    fn write_relabeling_sees_external_labels_and_may_drop() {
+        let mut s = SeriesLabels::new(
+            Labels::from_pairs([("replica", "a")]),
+            rules(&["{source_labels: [__name__, replica], regex: 'go_.*;a', action: drop}"]),
+        );
+        let go = Arc::new(Labels::from_pairs([("__name__", "go_goroutines")]));
+        let up = Arc::new(Labels::from_pairs([("__name__", "up")]));
+        assert_eq!(s.get(&go, go.stable_hash()), None);
+        assert!(s.get(&up, up.stable_hash()).is_some());
+        // Cached answers stay the same.
+        assert_eq!(s.get(&go, go.stable_hash()), None);
+    }
+}

@@ -1,0 +1,314 @@
+//! Sending one chunk: every shard's samples grouped by series, cut into
+//! requests of at most `max_samples_per_send`, each sent until it is delivered
+//! or deliberately dropped:
+//!
+//! - 2xx: delivered;
+//! - network error, 5xx: retried with exponential backoff and jitter;
+//! - 429: retried after `Retry-After` (or the backoff), for at most
+//!   [`RETRY_429_FOR`] per request, then dropped and counted;
+//! - 413 and 400: split in halves and the halves retried, down to a single
+//!   series (400) or a single sample (413), which is then dropped and counted,
+//!   so every valid sample of the batch is still delivered;
+//! - other 4xx: dropped, counted by status.
+//!
+//! Requests of one shard go one at a time, in order, so each series stays in
+//! timestamp order at the receiver.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::QueueConfig;
+use crate::labels::Labels;
+use crate::remote::client::RemoteClient;
+use crate::remote::encode::{Encoder, SampleValue};
+use crate::remote::metrics::{Endpoint, EndpointReason, RemoteMetrics};
+use crate::remote::retry::{Backoff, DropReason, Jitter, RetryAction};
+
+/// How long a request keeps being retried on 429 before it is dropped.
+pub const RETRY_429_FOR: Duration = Duration::from_secs(10 * 60);
+
+/// One sample on its way to a shard.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub labels: Arc<Labels>,
+    pub hash: u64,
+    pub timestamp_ms: i64,
+    pub value: f64,
+}
+
+/// A series and some of its samples, in order.
+#[derive(Debug, Clone)]
+struct Group {
+    labels: Arc<Labels>,
+    samples: Vec<SampleValue>,
+}
+
+fn sample_count(groups: &[Group]) -> usize {
+    groups.iter().map(|g| g.samples.len()).sum()
+}
+
+/// Whether a chunk went out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardResult {
+    /// Every sample delivered or deliberately dropped.
+    Done,
+    /// Stopped before that: nothing may be committed.
+    Aborted,
+}
+
+/// Per-endpoint sending state kept across chunks.
+pub struct ShardContext {
+    client: Arc<RemoteClient>,
+    encoders: Vec<Encoder>,
+    max_per_send: usize,
+    min_backoff: Duration,
+    max_backoff: Duration,
+    retry_on_429: bool,
+    metrics: RemoteMetrics,
+    endpoint: Endpoint,
+}
+
+impl ShardContext {
+    pub fn new(
+        client: Arc<RemoteClient>,
+        q: &QueueConfig,
+        metrics: RemoteMetrics,
+        endpoint: Endpoint,
+    ) -> Self {
+        ShardContext {
+            client,
+            encoders: Vec::new(),
+            max_per_send: q.max_samples_per_send.max(1) as usize,
+            min_backoff: q.min_backoff,
+            max_backoff: q.max_backoff,
+            retry_on_429: q.retry_on_http_429,
+            metrics,
+            endpoint,
+        }
+    }
+
+    /// Sends every shard's part concurrently.
+    pub async fn send_all(
+        &mut self,
+        parts: Vec<Vec<Item>>,
+        abort: &CancellationToken,
+    ) -> ShardResult {
+        while self.encoders.len() < parts.len() {
+            self.encoders.push(Encoder::default());
+        }
+        let shared = SendShared {
+            client: &self.client,
+            max_per_send: self.max_per_send,
+            min_backoff: self.min_backoff,
+            max_backoff: self.max_backoff,
+            retry_on_429: self.retry_on_429,
+            metrics: &self.metrics,
+            endpoint: &self.endpoint,
+            abort,
+        };
+        let shared = &shared;
+        let sends = parts
+            .into_iter()
+            .zip(self.encoders.iter_mut())
+            .map(|(items, enc)| shared.send_shard(items, enc));
+        let results = futures_util::future::join_all(sends).await;
+        if results.contains(&ShardResult::Aborted) {
+            ShardResult::Aborted
+        } else {
+            ShardResult::Done
+        }
+    }
+}
+
+struct SendShared<'a> {
+    client: &'a RemoteClient,
+    max_per_send: usize,
+    min_backoff: Duration,
+    max_backoff: Duration,
+    retry_on_429: bool,
+    metrics: &'a RemoteMetrics,
+    endpoint: &'a Endpoint,
+    abort: &'a CancellationToken,
+}
+
+impl SendShared<'_> {
+    async fn send_shard(&self, items: Vec<Item>, encoder: &mut Encoder) -> ShardResult {
+        for request in self.requests(items) {
+            if self.send_request(request, encoder).await == ShardResult::Aborted {
+                return ShardResult::Aborted;
+            }
+        }
+        ShardResult::Done
+    }
+
+    /// Groups items by series (first-seen order) and cuts the groups into
+    /// requests of at most `max_per_send` samples.
+    fn requests(&self, items: Vec<Item>) -> Vec<Vec<Group>> {
+        let mut index: HashMap<u64, usize> = HashMap::new();
+        let mut groups: Vec<Group> = Vec::new();
+        for it in items {
+            let i = *index.entry(it.hash).or_insert_with(|| {
+                groups.push(Group { labels: it.labels.clone(), samples: Vec::new() });
+                groups.len() - 1
+            });
+            groups[i].samples.push(SampleValue { timestamp_ms: it.timestamp_ms, value: it.value });
+        }
+        let mut requests = Vec::new();
+        let mut current: Vec<Group> = Vec::new();
+        let mut n = 0;
+        for mut g in groups {
+            while !g.samples.is_empty() {
+                let room = self.max_per_send - n;
+                let take = room.min(g.samples.len());
+                let rest = g.samples.split_off(take);
+                n += take;
+                current.push(Group {
+                    labels: g.labels.clone(),
+                    samples: std::mem::replace(&mut g.samples, rest),
+                });
+                if n == self.max_per_send {
+                    requests.push(std::mem::take(&mut current));
+                    n = 0;
+                }
+            }
+        }
+        if !current.is_empty() {
+            requests.push(current);
+        }
+        requests
+    }
+
+    /// Sends one request, splitting it on 400/413, until all of it is
+    /// delivered or dropped.
+    async fn send_request(&self, request: Vec<Group>, encoder: &mut Encoder) -> ShardResult {
+        let mut work: VecDeque<Vec<Group>> = VecDeque::from([request]);
+        while let Some(groups) = work.pop_front() {
+            match self.send_until_decided(&groups, encoder).await {
+                Outcome::Aborted => return ShardResult::Aborted,
+                Outcome::Delivered => {}
+                Outcome::Dropped(reason) => self.dropped(&groups, reason),
+                Outcome::Split => match split(groups) {
+                    Ok((a, b)) => {
+                        work.push_front(b);
+                        work.push_front(a);
+                    }
+                    Err(single) => self.dropped(&single, DropReason::BadRequest),
+                },
+            }
+        }
+        ShardResult::Done
+    }
+
+    async fn send_until_decided(&self, groups: &[Group], encoder: &mut Encoder) -> Outcome {
+        let n = sample_count(groups) as u64;
+        let mut backoff = Backoff::new(self.min_backoff, self.max_backoff, Jitter::Equal);
+        let mut first_429: Option<Instant> = None;
+        loop {
+            let body = match encoder.encode(groups.iter().map(|g| (&*g.labels, &g.samples[..]))) {
+                Ok(body) => bytes::Bytes::copy_from_slice(body),
+                Err(e) => {
+                    tracing::error!(remote_name = %self.endpoint.remote_name, error = %e, "cannot encode a batch");
+                    return Outcome::Split;
+                }
+            };
+            let bytes = body.len() as u64;
+            let sent = tokio::select! {
+                biased;
+                _ = self.abort.cancelled() => return Outcome::Aborted,
+                sent = self.client.send(body) => sent,
+            };
+            let action = sent.action(self.retry_on_429, std::time::SystemTime::now());
+            match action {
+                RetryAction::Done => {
+                    self.metrics.samples.get_or_create(self.endpoint).inc_by(n);
+                    self.metrics.bytes.get_or_create(self.endpoint).inc_by(bytes);
+                    self.metrics.sent_batches.get_or_create(self.endpoint).inc();
+                    if let Some(ts) =
+                        groups.iter().filter_map(|g| g.samples.last()).map(|s| s.timestamp_ms).max()
+                    {
+                        let g = self.metrics.highest_sent.get_or_create(self.endpoint);
+                        if (ts as f64 / 1000.0) > g.get() {
+                            g.set(ts as f64 / 1000.0);
+                        }
+                    }
+                    return Outcome::Delivered;
+                }
+                RetryAction::Split => return Outcome::Split,
+                RetryAction::Drop { reason } => {
+                    tracing::error!(
+                        remote_name = %self.endpoint.remote_name,
+                        url = %self.endpoint.url,
+                        samples = n,
+                        %reason,
+                        status = ?sent.status,
+                        response = %sent.body_snippet,
+                        "remote write rejected samples; they are dropped"
+                    );
+                    return Outcome::Dropped(reason);
+                }
+                RetryAction::Retry { after } => {
+                    if sent.status == Some(429) {
+                        let since = *first_429.get_or_insert_with(Instant::now);
+                        if since.elapsed() >= RETRY_429_FOR {
+                            return Outcome::Dropped(DropReason::from_status(429));
+                        }
+                    }
+                    self.metrics.samples_retried.get_or_create(self.endpoint).inc_by(n);
+                    let wait = backoff.next_after(after.map(|a| a.min(RETRY_429_FOR)));
+                    tracing::warn!(
+                        remote_name = %self.endpoint.remote_name,
+                        url = %self.endpoint.url,
+                        samples = n,
+                        wait_ms = wait.as_millis() as u64,
+                        status = ?sent.status,
+                        error = sent.error.as_deref().unwrap_or(""),
+                        response = %sent.body_snippet,
+                        "remote write failed; retrying"
+                    );
+                    tokio::select! {
+                        biased;
+                        _ = self.abort.cancelled() => return Outcome::Aborted,
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    fn dropped(&self, groups: &[Group], reason: DropReason) {
+        let labels = EndpointReason {
+            remote_name: self.endpoint.remote_name.clone(),
+            url: self.endpoint.url.clone(),
+            reason: reason.to_string(),
+        };
+        self.metrics.samples_failed.get_or_create(&labels).inc_by(sample_count(groups) as u64);
+    }
+}
+
+enum Outcome {
+    Delivered,
+    Dropped(DropReason),
+    Split,
+    Aborted,
+}
+
+/// Halves a request: by series when it has several, else by samples.
+/// `Err` gives back a request that cannot be split further.
+fn split(mut groups: Vec<Group>) -> Result<(Vec<Group>, Vec<Group>), Vec<Group>> {
+    if groups.len() > 1 {
+        let b = groups.split_off(groups.len() / 2);
+        return Ok((groups, b));
+    }
+    match groups.pop() {
+        Some(mut g) if g.samples.len() > 1 => {
+            let rest = g.samples.split_off(g.samples.len() / 2);
+            let b = Group { labels: g.labels.clone(), samples: rest };
+            Ok((vec![g], vec![b]))
+        }
+        Some(g) => Err(vec![g]),
+        None => Err(Vec::new()),
+    }
+}
