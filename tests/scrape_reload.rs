@@ -300,7 +300,8 @@ async fn scrape_phase_is_the_same_across_restarts() {
 /// reload waits for at most one scrape timeout, not one per target.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_of_a_changed_job_stops_its_loops_together() {
-    // Every scrape runs into the 1s timeout: each loop is always mid-scrape.
+    // Every scrape runs into the 1s timeout: at any moment most loops are
+    // mid-scrape, and a reload has to wait for each of those.
     let mut servers = Vec::new();
     for _ in 0..8 {
         servers.push(TargetServer::start(Reply::text(BODY).delayed(Duration::from_secs(5))).await);

@@ -9,7 +9,7 @@ use tern::scrape::SeriesSample;
 use tern::wal::{Corruption, FsyncPolicy, Position, Wal, WalMetrics, WalOptions, WalSample};
 
 fn options(dir: &Path) -> WalOptions {
-    WalOptions { segment_size: Some(2048), fsync: FsyncPolicy::Never, ..WalOptions::new(dir) }
+    WalOptions { segment_size: Some(512), fsync: FsyncPolicy::Never, ..WalOptions::new(dir) }
 }
 
 /// A WAL of three or more segments; each batch with the position after it.
@@ -253,4 +253,76 @@ fn cursor_past_a_truncated_tail_moves_to_the_new_end() {
     let cursor = wal.register_cursor("remote");
     assert_eq!(cursor.position(), Position { segment: end.segment, offset: start });
     assert!(read_all(&wal).is_empty());
+}
+
+mod random_damage {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Damage {
+        Overwrite { segment: u8, at: u32, bytes: Vec<u8> },
+        Append { segment: u8, bytes: Vec<u8> },
+        Truncate { segment: u8, at: u32 },
+        Cursor(Vec<u8>),
+    }
+
+    fn damage() -> impl Strategy<Value = Damage> {
+        let bytes = prop::collection::vec(any::<u8>(), 1..64);
+        prop_oneof![
+            (any::<u8>(), any::<u32>(), bytes.clone())
+                .prop_map(|(segment, at, bytes)| Damage::Overwrite { segment, at, bytes }),
+            (any::<u8>(), bytes.clone()).prop_map(|(segment, bytes)| Damage::Append { segment, bytes }),
+            (any::<u8>(), any::<u32>()).prop_map(|(segment, at)| Damage::Truncate { segment, at }),
+            bytes.prop_map(Damage::Cursor),
+        ]
+    }
+
+    fn apply(b: &Built, d: &Damage) {
+        let pick = |s: &u8| b.segment(1 + u64::from(*s) % b.last_segment());
+        match d {
+            Damage::Overwrite { segment, at, bytes } => modify(&pick(segment), |f| {
+                let at = *at as usize % (f.len() + 1);
+                for (i, &x) in bytes.iter().enumerate() {
+                    match f.get_mut(at + i) {
+                        Some(y) => *y = x,
+                        None => f.push(x),
+                    }
+                }
+            }),
+            Damage::Append { segment, bytes } => modify(&pick(segment), |f| f.extend(bytes)),
+            Damage::Truncate { segment, at } => {
+                modify(&pick(segment), |f| f.truncate(*at as usize % (f.len() + 1)))
+            }
+            Damage::Cursor(bytes) => std::fs::write(b.dir.join("cursors/remote"), bytes).unwrap(),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Random bytes over, after or instead of any part of any segment (or
+        /// a cursor) never panic `open` or a reader, and never make them fail.
+        #[test]
+        fn random_damage_never_panics(damages in prop::collection::vec(damage(), 1..4)) {
+            let dir = tempfile::tempdir().unwrap();
+            let built = Built::new(dir.path());
+            {
+                let (wal, _) = Wal::open(options(dir.path()), WalMetrics::unregistered()).unwrap();
+                let cursor = wal.register_cursor("remote");
+                cursor.commit(built.batches[20].1).unwrap();
+            }
+            for d in &damages {
+                apply(&built, d);
+            }
+            let (mut wal, _) = Wal::open(options(dir.path()), WalMetrics::unregistered()).unwrap();
+            let got = read_all(&wal);
+            prop_assert!(got.len() <= built.batches.len() * 12);
+            wal.append(&built.batches[0].0).unwrap();
+            drop(wal);
+            let (wal, _) = Wal::open(options(dir.path()), WalMetrics::unregistered()).unwrap();
+            let again = read_all(&wal);
+            prop_assert!(again.len() >= 12, "the batch appended after the damage is read");
+        }
+    }
 }

@@ -135,12 +135,16 @@ pub struct Batches {
 }
 
 impl Batches {
-    /// Drains `rx` into the list until the sender side closes.
+    /// Drains `rx` into the list until the sender side closes. Each batch is
+    /// acknowledged as stored at once, which lets its scrape loop go on.
     pub fn collect(mut rx: tokio::sync::mpsc::Receiver<ScrapeBatch>) -> Batches {
         let batches = Batches::default();
         let list = batches.list.clone();
         tokio::spawn(async move {
-            while let Some(b) = rx.recv().await {
+            while let Some(mut b) = rx.recv().await {
+                if let Some(done) = b.done.take() {
+                    let _ = done.send(());
+                }
                 list.lock().unwrap().push(b);
             }
         });

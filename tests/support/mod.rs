@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 pub mod agent;
 pub mod prometheus;
+pub mod receiver;
 pub mod target_server;
 
 /// Seconds since the epoch, as a float.
