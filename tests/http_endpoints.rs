@@ -90,7 +90,7 @@ async fn failures_are_counted_by_reason() {
         ("slow", slow.addr, "scrape_timeout: 300ms", "timeout"),
         ("big", big.addr, "body_size_limit: 1KB", "body_size_limit"),
         ("malformed", malformed.addr, "", "parse"),
-        ("many", many.addr, "sample_limit: 1", "limit"),
+        ("many", many.addr, "sample_limit: 1", "sample_limit"),
     ];
     let jobs: Vec<String> =
         cases.iter().map(|(name, addr, extra, _)| job(name, &[*addr], extra)).collect();

@@ -101,10 +101,7 @@ const CLEAN: Want = Want { damage: None, ignored_files: 0, bad_cursors: 0 };
 /// and that exactly the samples `keep` selects are delivered; then checks
 /// that appends after the repair read back after them.
 #[track_caller]
-fn check(
-    damage: impl FnOnce(&Built) -> Box<dyn Fn(Position) -> bool>,
-    want: Want,
-) {
+fn check(damage: impl FnOnce(&Built) -> Box<dyn Fn(Position) -> bool>, want: Want) {
     let dir = tempfile::tempdir().unwrap();
     let built = Built::new(dir.path());
     let keep = damage(&built);
@@ -272,7 +269,8 @@ mod random_damage {
         prop_oneof![
             (any::<u8>(), any::<u32>(), bytes.clone())
                 .prop_map(|(segment, at, bytes)| Damage::Overwrite { segment, at, bytes }),
-            (any::<u8>(), bytes.clone()).prop_map(|(segment, bytes)| Damage::Append { segment, bytes }),
+            (any::<u8>(), bytes.clone())
+                .prop_map(|(segment, bytes)| Damage::Append { segment, bytes }),
             (any::<u8>(), any::<u32>()).prop_map(|(segment, at)| Damage::Truncate { segment, at }),
             bytes.prop_map(Damage::Cursor),
         ]

@@ -32,11 +32,16 @@ enum Op {
     Sync,
     /// Drop the WAL without sync; optionally cut the last segment at
     /// `tear % (len + 1)` (a torn write), then reopen.
-    Crash { tear: Option<u32> },
+    Crash {
+        tear: Option<u32>,
+    },
     /// Sync, drop, reopen.
     Reopen,
     /// Read everything in chunks of `chunk`; commit the end of one sample.
-    Read { chunk: usize, commit: Option<Index> },
+    Read {
+        chunk: usize,
+        commit: Option<Index>,
+    },
     TruncateAcknowledged,
 }
 
@@ -193,7 +198,13 @@ impl Harness {
         let want_view: Vec<_> = want
             .iter()
             .map(|(end, s)| {
-                (*end, (*s.labels).clone(), s.labels.stable_hash(), s.timestamp_ms, s.value.to_bits())
+                (
+                    *end,
+                    (*s.labels).clone(),
+                    s.labels.stable_hash(),
+                    s.timestamp_ms,
+                    s.value.to_bits(),
+                )
             })
             .collect();
         assert_eq!(got_view, want_view);

@@ -34,12 +34,13 @@ fn batch(b: i64) -> Vec<SeriesSample> {
 }
 
 fn append(wal: &mut Wal, batches: std::ops::Range<i64>) -> Vec<SeriesSample> {
-    batches.flat_map(|b| {
-        let s = batch(b);
-        wal.append(&s).unwrap();
-        s
-    })
-    .collect()
+    batches
+        .flat_map(|b| {
+            let s = batch(b);
+            wal.append(&s).unwrap();
+            s
+        })
+        .collect()
 }
 
 fn read_all(reader: &mut WalReader) -> Vec<WalSample> {
@@ -118,7 +119,10 @@ fn a_reader_in_a_dropped_segment_continues_at_the_oldest_remaining_data() {
         assert_eq!(done + skipped + got.len(), all.len());
         assert_eq!(got.iter().map(key).collect::<Vec<_>>(), keys(&all[done + skipped..]));
     }
-    assert_eq!(metrics.samples_dropped.get() as usize, all.len() - done - read_all(&mut wal.reader(&cursor)).len());
+    assert_eq!(
+        metrics.samples_dropped.get() as usize,
+        all.len() - done - read_all(&mut wal.reader(&cursor)).len()
+    );
 }
 
 #[test]

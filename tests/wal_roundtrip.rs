@@ -69,7 +69,8 @@ fn batches(n: usize) -> Vec<Vec<SeriesSample>> {
 #[test]
 fn samples_round_trip_bit_exactly_across_segment_rotations() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut wal, report) = Wal::open(options(dir.path(), 512), WalMetrics::unregistered()).unwrap();
+    let (mut wal, report) =
+        Wal::open(options(dir.path(), 512), WalMetrics::unregistered()).unwrap();
     assert_eq!(report.head, Position { segment: 1, offset: 0 });
     let cursor = wal.register_cursor("remote");
     let batches = batches(200);
@@ -92,7 +93,8 @@ fn reopen_keeps_every_sample_and_appends_to_a_new_segment() {
     let batches = batches(60);
     let (first, second) = batches.split_at(30);
     {
-        let (mut wal, _) = Wal::open(options(dir.path(), 4096), WalMetrics::unregistered()).unwrap();
+        let (mut wal, _) =
+            Wal::open(options(dir.path(), 4096), WalMetrics::unregistered()).unwrap();
         for b in first {
             wal.append(b).unwrap();
         }
@@ -136,8 +138,7 @@ fn a_reader_resumes_after_the_committed_position() {
 #[test]
 fn next_batch_returns_at_most_max_and_nothing_past_the_head() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut wal, _) =
-        Wal::open(options(dir.path(), 1 << 20), WalMetrics::unregistered()).unwrap();
+    let (mut wal, _) = Wal::open(options(dir.path(), 1 << 20), WalMetrics::unregistered()).unwrap();
     let cursor = wal.register_cursor("remote");
     let mut reader = wal.reader(&cursor);
     assert!(reader.next_batch(10).unwrap().is_empty());
@@ -154,8 +155,7 @@ fn next_batch_returns_at_most_max_and_nothing_past_the_head() {
 #[tokio::test]
 async fn readers_wake_when_the_head_moves() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut wal, _) =
-        Wal::open(options(dir.path(), 1 << 20), WalMetrics::unregistered()).unwrap();
+    let (mut wal, _) = Wal::open(options(dir.path(), 1 << 20), WalMetrics::unregistered()).unwrap();
     let cursor = wal.register_cursor("remote");
     let mut reader = wal.reader(&cursor);
     let mut head = wal.subscribe();
@@ -175,7 +175,8 @@ async fn readers_wake_when_the_head_moves() {
 #[test]
 fn a_batch_larger_than_one_record_round_trips() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut wal, _) = Wal::open(options(dir.path(), 64 << 20), WalMetrics::unregistered()).unwrap();
+    let (mut wal, _) =
+        Wal::open(options(dir.path(), 64 << 20), WalMetrics::unregistered()).unwrap();
     let all: Vec<_> = (0..70_000).map(|i| series("big", &format!("i{i}"))).collect();
     let batch: Vec<_> = all.iter().enumerate().map(|(i, s)| sample(s, 7, i as f64)).collect();
     wal.append(&batch).unwrap();

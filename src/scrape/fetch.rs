@@ -116,6 +116,8 @@ pub struct Fetcher {
     pub timeout: Duration,
     /// 0: no limit.
     pub body_size_limit: usize,
+    /// `enable_compression`: ask for gzip (a gzip reply is decoded either way).
+    pub compression: bool,
 }
 
 impl Fetcher {
@@ -149,6 +151,9 @@ impl Fetcher {
             HeaderValue::from_str(&self.accept).expect("BUG: accept header is ASCII"),
         );
         headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        if !self.compression {
+            headers.insert(reqwest::header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        }
         let secs = format!("{}", timeout.as_secs_f64());
         headers.insert(
             "X-Prometheus-Scrape-Timeout-Seconds",

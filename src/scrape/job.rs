@@ -59,7 +59,7 @@ impl ScrapeJob {
                 JobError::MetricRelabel { job: job.clone(), index, message }
             })?;
         let http = |message: String| JobError::Http { job: job.clone(), message };
-        let client = build_client(&config.http_client, config.enable_compression).map_err(http)?;
+        let client = build_client(&config.http_client, true).map_err(http)?;
         let auth = auth(&config.http_client).map_err(http)?;
         let limits = Limits {
             sample_limit: config.sample_limit as usize,
@@ -74,6 +74,7 @@ impl ScrapeJob {
             accept: accept_header(&config.scrape_protocols),
             timeout: config.scrape_timeout,
             body_size_limit: limits.body_size_limit,
+            compression: config.enable_compression,
         };
         Ok(ScrapeJob {
             name: job.as_str().into(),

@@ -14,7 +14,7 @@
 //! The manager is owned by one task; the targets API reads a snapshot of it
 //! through [`TargetsView`], updated after every change.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use tokio::sync::mpsc;
@@ -91,7 +91,7 @@ impl Manager {
             match wanted.remove(&name) {
                 None => {
                     let pool = self.pools.remove(&name).expect("BUG: listed pool");
-                    self.stop_loops(pool.loops.into_values(), true).await;
+                    self.stop_loops(&pool.job.name, pool.loops.into_values(), true).await;
                     tracing::info!(job = %name, "scrape job removed");
                 }
                 Some(job) if job.same_config(&self.pools[&name].job) => {}
@@ -131,7 +131,7 @@ impl Manager {
     pub async fn shutdown(&mut self) {
         let pools: Vec<Pool> = self.pools.drain().map(|(_, p)| p).collect();
         for pool in pools {
-            self.stop_loops(pool.loops.into_values(), false).await;
+            self.stop_loops(&pool.job.name, pool.loops.into_values(), false).await;
         }
         self.publish();
     }
@@ -173,25 +173,31 @@ impl Manager {
         pool.forced_error = forced_error.clone();
 
         let mut gone = Vec::new();
-        let mut inherited: HashMap<Labels, SeriesState> = HashMap::new();
         let old: Vec<u64> = pool.loops.keys().copied().collect();
         for hash in old {
             if restart_all || !wanted.contains_key(&hash) {
                 gone.push(pool.loops.remove(&hash).expect("BUG: listed loop"));
             }
         }
-        // Stop what goes; keep the states of targets that come back changed.
-        let wanted_labels: HashMap<&Labels, u64> =
-            wanted.values().map(|t| (&t.labels, t.hash)).collect();
-        let mut stale_for = Vec::new();
-        for l in gone {
+        // Stop what goes, all at once (each finishes its scrape in flight);
+        // keep the states and statuses of targets that come back changed.
+        for l in &gone {
             l.cancel.cancel();
-            let labels = l.target.labels.clone();
-            match l.handle.await {
-                Ok(state) if wanted_labels.contains_key(&labels) => {
-                    inherited.insert(labels, state);
+        }
+        let wanted_labels: HashSet<&Labels> = wanted.values().map(|t| &t.labels).collect();
+        let mut inherited: HashMap<Labels, (SeriesState, SharedStatus)> = HashMap::new();
+        let mut stale_for = Vec::new();
+        let stopped = futures_util::future::join_all(gone.into_iter().map(|l| async move {
+            let result = l.handle.await;
+            (l.target, l.status, result)
+        }))
+        .await;
+        for (target, status, result) in stopped {
+            match result {
+                Ok(state) if wanted_labels.contains(&target.labels) => {
+                    inherited.insert(target.labels.clone(), (state, status));
                 }
-                Ok(state) => stale_for.push((l.target, state)),
+                Ok(state) => stale_for.push((target, state)),
                 Err(e) => tracing::error!(job = %name, error = %e, "scrape loop panicked"),
             }
         }
@@ -201,8 +207,7 @@ impl Manager {
             }
             let target = Arc::new(target);
             let prior = inherited.remove(&target.labels);
-            let running =
-                start_loop(&job, target, prior, &self.sink, &self.metrics, forced_error.clone());
+            let running = start_loop(&job, target, prior, &self.sink, &self.metrics, forced_error.clone());
             pool.loops.insert(hash, running);
         }
         let job_name = job.name.clone();
@@ -219,7 +224,7 @@ impl Manager {
             .set(pool.dropped.len() as i64);
     }
 
-    async fn stop_loops(&self, loops: impl IntoIterator<Item = RunningLoop>, stale: bool) {
+    async fn stop_loops(&self, job: &Arc<str>, loops: impl IntoIterator<Item = RunningLoop>, stale: bool) {
         let loops: Vec<RunningLoop> = loops.into_iter().collect();
         for l in &loops {
             l.cancel.cancel();
@@ -227,8 +232,7 @@ impl Manager {
         for l in loops {
             match l.handle.await {
                 Ok(mut state) if stale => {
-                    let job: Arc<str> = l.target.labels.get("job").unwrap_or_default().into();
-                    send_stale(&self.sink, &job, &l.target, &mut state).await;
+                    send_stale(&self.sink, job, &l.target, &mut state).await;
                 }
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "scrape loop panicked"),
@@ -262,7 +266,7 @@ impl Manager {
 fn start_loop(
     job: &Arc<ScrapeJob>,
     target: Arc<Target>,
-    prior: Option<SeriesState>,
+    prior: Option<(SeriesState, SharedStatus)>,
     sink: &mpsc::Sender<ScrapeBatch>,
     metrics: &ScrapeMetrics,
     forced_error: Option<String>,
@@ -276,10 +280,15 @@ fn start_loop(
         limits: job.limits,
     };
     let mut state = SeriesState::new(settings);
-    if let Some(prior) = prior {
-        state.inherit(prior);
-    }
-    let status = SharedStatus::default();
+    // A restarted target keeps its staleness state and its status (health,
+    // last scrape) across the restart.
+    let status = match prior {
+        Some((old, status)) => {
+            state.inherit(old);
+            status
+        }
+        None => SharedStatus::default(),
+    };
     let ctx = LoopContext {
         job: job.name.clone(),
         target: target.clone(),

@@ -32,6 +32,9 @@ pub fn stale_nan() -> f64 {
 /// Why a scrape's samples were not stored.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AppendError {
+    /// The fetch failed (its own text; counted by the fetcher).
+    #[error("{0}")]
+    Fetch(String),
     #[error("{0}")]
     Parse(crate::exposition::ParseError),
     #[error("sample_limit exceeded (limit: {0})")]
@@ -48,6 +51,21 @@ pub enum AppendError {
     DuplicateLabel { name: String, series: String },
     #[error("invalid metric name or label names in series {0:.100}")]
     InvalidSeries(String),
+}
+
+impl AppendError {
+    /// The `reason` label of `tern_scrape_failures_total`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AppendError::Fetch(_) => "fetch",
+            AppendError::Parse(_) => "parse",
+            AppendError::SampleLimit(_) => "sample_limit",
+            AppendError::LabelLimit { .. }
+            | AppendError::LabelNameLength { .. }
+            | AppendError::LabelValueLength { .. } => "label_limit",
+            AppendError::DuplicateLabel { .. } | AppendError::InvalidSeries(_) => "invalid_series",
+        }
+    }
 }
 
 /// The labelling settings of a target, fixed for the life of a loop.
@@ -131,15 +149,13 @@ impl SeriesState {
         scrape_ms: i64,
         duration_secs: f64,
         out: &mut Vec<SeriesSample>,
-    ) -> (AppendStats, Option<String>) {
+    ) -> (AppendStats, Option<AppendError>) {
         self.iteration += 1;
         let start = out.len();
         let mut stats = AppendStats::default();
         let result = match fetched {
-            Ok((body, format)) => self
-                .append_body(body, format, scrape_ms, out, &mut stats)
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e),
+            Ok((body, format)) => self.append_body(body, format, scrape_ms, out, &mut stats),
+            Err(e) => Err(AppendError::Fetch(e)),
         };
         let error = match result {
             Ok(current) => {
@@ -148,8 +164,8 @@ impl SeriesState {
                 None
             }
             Err(e) => {
+                // The counts stay what was seen (Prometheus reports them too).
                 out.truncate(start);
-                stats = AppendStats { scraped: stats.scraped, ..AppendStats::default() };
                 stats.stale_markers = self.mark_stale(None, scrape_ms, out);
                 self.prev.clear();
                 Some(e)
@@ -191,6 +207,8 @@ impl SeriesState {
     ) -> Result<HashMap<u64, PrevSeries>, AppendError> {
         let mut current: HashMap<u64, PrevSeries> = HashMap::with_capacity(self.prev.len());
         let mut seen_this_scrape: HashSet<u64> = HashSet::new();
+        let limit = self.settings.limits.sample_limit;
+        let mut over_limit = false;
         for entry in Parser::new(format, body) {
             let Entry::Sample(sample) = entry.map_err(AppendError::Parse)? else { continue };
             stats.scraped += 1;
@@ -211,9 +229,11 @@ impl SeriesState {
             };
             let Some((labels, hash)) = series else { continue };
             stats.post_relabel += 1;
-            let limit = self.settings.limits.sample_limit;
-            if limit > 0 && stats.post_relabel > limit {
-                return Err(AppendError::SampleLimit(limit));
+            // Over the limit: keep counting to the end (the automatic series
+            // report the whole body, as in Prometheus), store nothing.
+            if over_limit || (limit > 0 && stats.post_relabel > limit) {
+                over_limit = true;
+                continue;
             }
             if !seen_this_scrape.insert(hash) {
                 stats.duplicates += 1;
@@ -229,6 +249,9 @@ impl SeriesState {
             }
             out.push(SeriesSample { labels: labels.clone(), hash, timestamp_ms, value: sample.value });
             current.insert(hash, PrevSeries { labels, explicit_timestamp: explicit });
+        }
+        if over_limit {
+            return Err(AppendError::SampleLimit(limit));
         }
         Ok(current)
     }

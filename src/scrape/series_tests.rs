@@ -26,7 +26,7 @@ fn scrape(
     let mut out = Vec::new();
     let input = body.map(|b| (b.as_bytes(), Format::Text)).map_err(str::to_owned);
     let (stats, err) = state.append(input, at, 0.5, &mut out);
-    (render(&out), stats, err)
+    (render(&out), stats, err.map(|e| e.to_string()))
 }
 
 fn render(out: &[SeriesSample]) -> Vec<String> {
@@ -139,10 +139,11 @@ fn a_parse_error_fails_the_whole_scrape() {
     scrape(&mut s, Ok("a 1\n"), T0);
     let (out, _, err) = scrape(&mut s, Ok("a 2\nb{ 3\n"), T0 + 10);
     assert!(err.as_deref().is_some_and(|e| e.starts_with("line 2: ")), "{err:?}");
+    // The counts report what was seen before the bad line, as Prometheus does.
     check(
         &out,
         &[r#"{__name__="a", instance="h:9100", job="node"} STALE@10"#],
-        auto(0.0, 1, 0, 0, 10),
+        auto(0.0, 1, 1, 0, 10),
     );
 }
 
@@ -152,7 +153,9 @@ fn sample_limit_fails_the_scrape() {
     let mut s = SeriesState::new(SeriesSettings { limits, ..settings() });
     let (out, _, err) = scrape(&mut s, Ok("a 1\nb 1\nc 1\n"), T0);
     assert_eq!(err.as_deref(), Some("sample_limit exceeded (limit: 2)"));
-    check(&out, &[], auto(0.0, 3, 0, 0, 0));
+    // The whole body is counted (Prometheus keeps parsing to report it); the
+    // series before the limit count as added.
+    check(&out, &[], auto(0.0, 3, 3, 2, 0));
     let (_, _, err) = scrape(&mut s, Ok("a 1\nb 1\n"), T0 + 1);
     assert_eq!(err, None);
 }

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::fetch::Fetcher;
 use super::metrics::{FailureLabels, JobLabel, ScrapeMetrics};
-use super::series::SeriesState;
+use super::series::{AppendError, SeriesState};
 use super::status::{self, Health, SharedStatus, TargetStatus};
 use super::{ScrapeBatch, Target};
 
@@ -109,15 +109,17 @@ async fn scrape_once(
     let duration = started.elapsed().as_secs_f64();
     let mut samples = Vec::with_capacity(*last_len + 8);
     let input = fetched.as_ref().map(|format| (&buf[..], *format)).map_err(Clone::clone);
-    let fetch_failed = input.is_err();
     let (stats, error) = state.append(input, scrape_ms, duration, &mut samples);
     *last_len = samples.len();
-    if let (Some(e), false) = (&error, fetch_failed) {
-        let reason = if e.starts_with("line ") { "parse" } else { "limit" };
-        ctx.metrics
-            .failures
-            .get_or_create(&FailureLabels { job: ctx.job.to_string(), reason: reason.into() })
-            .inc();
+    match &error {
+        // Fetch failures were counted with the fetcher's reason.
+        Some(AppendError::Fetch(_)) | None => {}
+        Some(e) => {
+            let reason = e.reason().to_owned();
+            ctx.metrics.failures.get_or_create(&FailureLabels { job: ctx.job.to_string(), reason }).inc();
+        }
+    }
+    if let Some(e) = &error {
         tracing::debug!(target_url = %ctx.target.url, job = %ctx.job, error = %e, "scrape failed");
     }
     let job = JobLabel { job: ctx.job.to_string() };
@@ -129,7 +131,7 @@ async fn scrape_once(
         &ctx.status,
         TargetStatus {
             health: if error.is_none() { Health::Up } else { Health::Down },
-            last_error: error.unwrap_or_default(),
+            last_error: error.map(|e| e.to_string()).unwrap_or_default(),
             last_scrape: Some(UNIX_EPOCH + Duration::from_millis(scrape_ms.max(0) as u64)),
             last_scrape_duration_secs: duration,
             last_samples: stats.post_relabel,

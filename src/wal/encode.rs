@@ -6,6 +6,7 @@
 //! one hash-map probe keyed by the series hash (plus a pointer comparison of
 //! the label sets, which the scrape cache shares).
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
@@ -98,10 +99,11 @@ impl Encoder {
     fn insert(&mut self, s: &SeriesSample) -> u32 {
         let r = self.series.len() as u32;
         self.series.push(WriterSeries { labels: s.labels.clone(), prev_bits: 0 });
-        if self.by_hash.contains_key(&s.hash) {
-            self.collisions.entry(s.hash).or_default().push(r);
-        } else {
-            self.by_hash.insert(s.hash, r);
+        match self.by_hash.entry(s.hash) {
+            Entry::Occupied(_) => self.collisions.entry(s.hash).or_default().push(r),
+            Entry::Vacant(v) => {
+                v.insert(r);
+            }
         }
         r
     }

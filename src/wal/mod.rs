@@ -204,7 +204,7 @@ impl WalOptions {
 
     /// The segment size in force.
     pub fn effective_segment_size(&self) -> u64 {
-        self.segment_size.unwrap_or_else(|| (self.max_size / 8).min(64 << 20).max(64 << 10))
+        self.segment_size.unwrap_or_else(|| (self.max_size / 8).clamp(64 << 10, 64 << 20))
     }
 }
 

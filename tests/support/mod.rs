@@ -5,9 +5,11 @@
 use std::path::PathBuf;
 
 pub mod agent;
+pub mod prom_receiver;
 pub mod prometheus;
 pub mod receiver;
 pub mod target_server;
+pub mod tern_process;
 
 /// Seconds since the epoch, as a float.
 pub fn now_secs() -> f64 {

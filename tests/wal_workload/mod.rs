@@ -79,7 +79,12 @@ impl Workload {
                     pairs.extend(s.labels().map(|l| (l.name.into_owned(), l.value.into_owned())));
                     let labels = Arc::new(Labels::from_pairs(pairs));
                     let kind = kind_of(family, &s.name, s.value);
-                    series.push(Series { hash: labels.stable_hash(), labels, kind, value: s.value });
+                    series.push(Series {
+                        hash: labels.stable_hash(),
+                        labels,
+                        kind,
+                        value: s.value,
+                    });
                 }
                 _ => {}
             }
