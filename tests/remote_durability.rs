@@ -84,7 +84,9 @@ async fn up_timestamps(receiver: &PromReceiver) -> Vec<i64> {
             assert!(samples.iter().all(|(_, v)| *v == 1.0), "up != 1: {samples:?}");
             samples.iter().map(|(t, _)| *t).collect()
         }
-        more => panic!("one up series expected: {:?}", more.iter().map(|s| &s.0).collect::<Vec<_>>()),
+        more => {
+            panic!("one up series expected: {:?}", more.iter().map(|s| &s.0).collect::<Vec<_>>())
+        }
     }
 }
 
@@ -134,11 +136,20 @@ fn assert_regular(ts: &[i64], downtimes: &[Downtime]) {
         let Some(d) = downtimes.iter().find(|d| a <= d.killed_ms && d.spawned_ms <= b) else {
             panic!("gap of {} ms between scrapes {a} and {b} while tern was running", b - a);
         };
-        assert!(a >= d.killed_ms - max_gap, "scrapes missing before the kill at {}: {a}", d.killed_ms);
-        assert!(b <= d.ready_ms + max_gap, "scrapes missing after the start at {}: {b}", d.ready_ms);
+        assert!(
+            a >= d.killed_ms - max_gap,
+            "scrapes missing before the kill at {}: {a}",
+            d.killed_ms
+        );
+        assert!(
+            b <= d.ready_ms + max_gap,
+            "scrapes missing after the start at {}: {b}",
+            d.ready_ms
+        );
     }
     for d in downtimes {
-        let inside: Vec<_> = ts.iter().filter(|t| **t > d.killed_ms && **t < d.spawned_ms).collect();
+        let inside: Vec<_> =
+            ts.iter().filter(|t| **t > d.killed_ms && **t < d.spawned_ms).collect();
         assert!(inside.is_empty(), "samples while no tern ran ({d:?}): {inside:?}");
     }
 }

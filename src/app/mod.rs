@@ -100,7 +100,8 @@ pub fn load(path: &Path) -> Result<(config::Config, Vec<ScrapeJob>), AppError> {
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
-    let jobs = loaded.config.scrape_configs.iter().map(|c| ScrapeJob::try_new(c).map_err(AppError::from));
+    let jobs =
+        loaded.config.scrape_configs.iter().map(|c| ScrapeJob::try_new(c).map_err(AppError::from));
     let jobs = jobs.collect::<Result<Vec<_>, _>>()?;
     Ok((loaded.config, jobs))
 }

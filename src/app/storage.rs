@@ -32,16 +32,25 @@ pub struct Storage {
 
 impl Storage {
     /// Opens (and repairs) the WAL under `data_dir` and starts the appender.
-    pub fn open(data_dir: &Path, config: &WalConfig, registry: &mut Registry) -> Result<(Storage, OpenReport), AppError> {
+    pub fn open(
+        data_dir: &Path,
+        config: &WalConfig,
+        registry: &mut Registry,
+    ) -> Result<(Storage, OpenReport), AppError> {
         let fsync = match config.fsync {
             FsyncMode::Interval => FsyncPolicy::Interval(config.fsync_interval),
             FsyncMode::Always => FsyncPolicy::Always,
             FsyncMode::Never => FsyncPolicy::Never,
         };
-        let options = WalOptions { max_size: config.max_size.bytes(), fsync, ..WalOptions::new(data_dir.join("wal")) };
+        let options = WalOptions {
+            max_size: config.max_size.bytes(),
+            fsync,
+            ..WalOptions::new(data_dir.join("wal"))
+        };
         let wal_metrics = WalMetrics::register(registry);
         let remote_metrics = RemoteMetrics::register(registry);
-        let (wal, report) = Wal::open(options, wal_metrics).map_err(|e| AppError::Wal(e.to_string()))?;
+        let (wal, report) =
+            Wal::open(options, wal_metrics).map_err(|e| AppError::Wal(e.to_string()))?;
         for d in &report.damage {
             tracing::warn!(file = %d.path.display(), offset = d.offset, kind = ?d.kind, truncated = d.truncated, "WAL damage repaired; everything before it is kept");
         }
@@ -63,7 +72,9 @@ impl Storage {
 
     /// Applies the config's `remote_write` endpoints and external labels.
     pub async fn apply(&mut self, config: &Config) -> Result<(), String> {
-        let external = Labels::from_pairs(config.global.external_labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let external = Labels::from_pairs(
+            config.global.external_labels.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
         self.remote.apply(&config.remote_write, &external).await
     }
 
@@ -79,7 +90,11 @@ impl Storage {
 }
 
 /// Appends every batch, answering it once appended; syncs every second.
-async fn append_loop(wal: SharedWal, mut batches: mpsc::Receiver<ScrapeBatch>, metrics: RemoteMetrics) {
+async fn append_loop(
+    wal: SharedWal,
+    mut batches: mpsc::Receiver<ScrapeBatch>,
+    metrics: RemoteMetrics,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ticks = 0u32;
@@ -119,7 +134,8 @@ fn append(wal: &SharedWal, batch: &ScrapeBatch, metrics: &RemoteMetrics) {
     let result = wal.lock().unwrap_or_else(|p| p.into_inner()).append(&batch.samples);
     match result {
         Ok(_) => {
-            let highest = batch.samples.iter().map(|s| s.timestamp_ms).max().unwrap_or(0) as f64 / 1000.0;
+            let highest =
+                batch.samples.iter().map(|s| s.timestamp_ms).max().unwrap_or(0) as f64 / 1000.0;
             if highest > metrics.highest_appended.get() {
                 metrics.highest_appended.set(highest);
             }

@@ -44,6 +44,10 @@ pub struct WalConfig {
 
 impl Default for WalConfig {
     fn default() -> Self {
-        WalConfig { max_size: ByteSize(1 << 30), fsync: FsyncMode::Interval, fsync_interval: Duration::from_secs(1) }
+        WalConfig {
+            max_size: ByteSize(1 << 30),
+            fsync: FsyncMode::Interval,
+            fsync_interval: Duration::from_secs(1),
+        }
     }
 }

@@ -44,7 +44,9 @@ pub struct Manager {
 pub fn endpoint_name(config: &RemoteWriteConfig) -> String {
     match config.name.as_deref().filter(|n| !n.is_empty()) {
         Some(n) => n.to_owned(),
-        None => format!("url-{:016x}", Labels::from_pairs([("url", config.url.as_str())]).stable_hash()),
+        None => {
+            format!("url-{:016x}", Labels::from_pairs([("url", config.url.as_str())]).stable_hash())
+        }
     }
 }
 
@@ -57,16 +59,24 @@ impl Manager {
     /// bad entry changes nothing. Unchanged endpoints keep running; changed
     /// ones restart from their cursor; removed ones stop and their cursors
     /// are forgotten (they no longer pin WAL segments).
-    pub async fn apply(&mut self, configs: &[RemoteWriteConfig], external: &Labels) -> Result<(), String> {
+    pub async fn apply(
+        &mut self,
+        configs: &[RemoteWriteConfig],
+        external: &Labels,
+    ) -> Result<(), String> {
         let mut wanted: HashMap<String, &RemoteWriteConfig> = HashMap::new();
         for c in configs {
             wanted.insert(endpoint_name(c), c);
         }
         let mut builds = Vec::new();
         for (name, config) in &wanted {
-            let unchanged = self.running.get(name).is_some_and(|r| r.config == **config && r.external == *external);
+            let unchanged = self
+                .running
+                .get(name)
+                .is_some_and(|r| r.config == **config && r.external == *external);
             if !unchanged {
-                let client = RemoteClient::try_new(config).map_err(|e| format!("remote_write {name:?}: {e}"))?;
+                let client = RemoteClient::try_new(config)
+                    .map_err(|e| format!("remote_write {name:?}: {e}"))?;
                 let series = EndpointQueue::series_labels(external, config)
                     .map_err(|e| format!("remote_write {name:?}: {e}"))?;
                 builds.push((name.clone(), (*config).clone(), client, series));

@@ -2,16 +2,13 @@
 //! authentication, the timeout and `body_size_limit` (the body is never read
 //! past the limit).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
 
 use crate::config::ScrapeProtocol;
 use crate::exposition::Format;
-
-/// `User-Agent` of every scrape.
-pub const USER_AGENT_VALUE: &str = concat!("tern/", env!("CARGO_PKG_VERSION"));
+pub use crate::http_client::{Auth, USER_AGENT_VALUE};
 
 /// The Accept header for `protocols` in order of preference, weighted as
 /// Prometheus weights them, with `*/*` last. `PrometheusProto` is left out:
@@ -34,49 +31,6 @@ pub fn format_for(content_type: &str) -> Format {
     } else {
         Format::Text
     }
-}
-
-/// Where a secret comes from: inline, or a file read at every scrape (so a
-/// rotated token is picked up, as Prometheus does).
-#[derive(Clone, PartialEq, Eq)]
-pub enum SecretSource {
-    Inline(String),
-    File(PathBuf),
-}
-
-impl std::fmt::Debug for SecretSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SecretSource::Inline(_) => f.write_str("Inline(<secret>)"),
-            SecretSource::File(p) => write!(f, "File({})", p.display()),
-        }
-    }
-}
-
-impl SecretSource {
-    fn read(&self) -> Result<String, FetchError> {
-        match self {
-            SecretSource::Inline(s) => Ok(s.clone()),
-            SecretSource::File(p) => std::fs::read_to_string(p)
-                .map(|s| s.trim().to_owned())
-                .map_err(|e| FetchError::Credentials(format!("reading {}: {e}", p.display()))),
-        }
-    }
-}
-
-/// Request authentication.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Auth {
-    None,
-    Basic {
-        username: String,
-        password: Option<SecretSource>,
-    },
-    /// `Authorization: <kind> <credentials>` (bearer_token is kind `Bearer`).
-    Authorization {
-        kind: String,
-        credentials: SecretSource,
-    },
 }
 
 /// Why a scrape's fetch failed; the text is the target's `lastError`.
@@ -159,21 +113,8 @@ impl Fetcher {
             "X-Prometheus-Scrape-Timeout-Seconds",
             HeaderValue::from_str(&secs).expect("BUG: number"),
         );
-        let mut request = self.client.get(url).headers(headers);
-        match &self.auth {
-            Auth::None => {}
-            Auth::Basic { username, password } => {
-                let password = password.as_ref().map(SecretSource::read).transpose()?;
-                request = request.basic_auth(username, password);
-            }
-            Auth::Authorization { kind, credentials } => {
-                let value = HeaderValue::from_str(&format!("{kind} {}", credentials.read()?))
-                    .map_err(|_| {
-                        FetchError::Credentials("credentials are not a valid header value".into())
-                    })?;
-                request = request.header(AUTHORIZATION, value);
-            }
-        }
+        let request = self.client.get(url).headers(headers);
+        let request = self.auth.apply(request).map_err(|e| FetchError::Credentials(e.0))?;
         let mut response = request.send().await.map_err(transport)?;
         let status = response.status();
         if status != reqwest::StatusCode::OK {
@@ -235,14 +176,5 @@ mod tests {
         assert_eq!(format_for("text/plain; version=0.0.4"), Format::Text);
         assert_eq!(format_for(""), Format::Text);
         assert_eq!(format_for("application/json"), Format::Text);
-    }
-
-    #[test]
-    fn secrets_do_not_show_in_debug() {
-        let auth = Auth::Authorization {
-            kind: "Bearer".into(),
-            credentials: SecretSource::Inline("s3cr3t".into()),
-        };
-        assert!(!format!("{auth:?}").contains("s3cr3t"));
     }
 }

@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{HttpClientConfig, ScrapeConfig};
+use crate::config::ScrapeConfig;
 use crate::discovery::{self, ProviderConfig};
 use crate::http_client::build_client;
 use crate::labels::Labels;
 use crate::relabel::{RelabelConfig, Rule};
 
-use super::fetch::{accept_header, Auth, Fetcher, SecretSource};
+use super::fetch::{accept_header, Auth, Fetcher};
 use super::Limits;
 
 /// Why a job could not be built.
@@ -60,7 +60,7 @@ impl ScrapeJob {
             })?;
         let http = |message: String| JobError::Http { job: job.clone(), message };
         let client = build_client(&config.http_client, true).map_err(http)?;
-        let auth = auth(&config.http_client).map_err(http)?;
+        let auth = Auth::from_config(&config.http_client).map_err(http)?;
         let limits = Limits {
             sample_limit: config.sample_limit as usize,
             label_limit: config.label_limit as usize,
@@ -134,42 +134,4 @@ fn compile(configs: &[RelabelConfig]) -> Result<Vec<Rule>, (usize, String)> {
         .enumerate()
         .map(|(i, c)| Rule::try_new(c).map_err(|e| (i, e.to_string())))
         .collect()
-}
-
-/// Request authentication from the config (validated there: at most one).
-fn auth(c: &HttpClientConfig) -> Result<Auth, String> {
-    if let Some(basic) = &c.basic_auth {
-        let username = match &basic.username_file {
-            Some(p) => std::fs::read_to_string(p)
-                .map(|s| s.trim().to_owned())
-                .map_err(|e| format!("reading username_file {}: {e}", p.display()))?,
-            None => basic.username.clone(),
-        };
-        let password = match (&basic.password, &basic.password_file) {
-            (Some(p), _) => Some(SecretSource::Inline(p.expose().to_owned())),
-            (None, Some(f)) => Some(SecretSource::File(f.clone())),
-            (None, None) => None,
-        };
-        return Ok(Auth::Basic { username, password });
-    }
-    if let Some(a) = &c.authorization {
-        let credentials = match (&a.credentials, &a.credentials_file) {
-            (Some(s), _) => SecretSource::Inline(s.expose().to_owned()),
-            (None, Some(f)) => SecretSource::File(f.clone()),
-            (None, None) => SecretSource::Inline(String::new()),
-        };
-        let kind = if a.auth_type.is_empty() { "Bearer".to_owned() } else { a.auth_type.clone() };
-        return Ok(Auth::Authorization { kind, credentials });
-    }
-    match (&c.bearer_token, &c.bearer_token_file) {
-        (Some(t), _) => Ok(Auth::Authorization {
-            kind: "Bearer".into(),
-            credentials: SecretSource::Inline(t.expose().to_owned()),
-        }),
-        (None, Some(f)) => Ok(Auth::Authorization {
-            kind: "Bearer".into(),
-            credentials: SecretSource::File(f.clone()),
-        }),
-        (None, None) => Ok(Auth::None),
-    }
 }

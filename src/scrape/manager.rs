@@ -207,7 +207,8 @@ impl Manager {
             }
             let target = Arc::new(target);
             let prior = inherited.remove(&target.labels);
-            let running = start_loop(&job, target, prior, &self.sink, &self.metrics, forced_error.clone());
+            let running =
+                start_loop(&job, target, prior, &self.sink, &self.metrics, forced_error.clone());
             pool.loops.insert(hash, running);
         }
         let job_name = job.name.clone();
@@ -224,7 +225,12 @@ impl Manager {
             .set(pool.dropped.len() as i64);
     }
 
-    async fn stop_loops(&self, job: &Arc<str>, loops: impl IntoIterator<Item = RunningLoop>, stale: bool) {
+    async fn stop_loops(
+        &self,
+        job: &Arc<str>,
+        loops: impl IntoIterator<Item = RunningLoop>,
+        stale: bool,
+    ) {
         let loops: Vec<RunningLoop> = loops.into_iter().collect();
         for l in &loops {
             l.cancel.cancel();
@@ -312,7 +318,12 @@ async fn send_stale(
 ) {
     let mut samples = Vec::new();
     state.end(worker::now_ms(), &mut samples);
-    let batch = ScrapeBatch { job: job.clone(), target: Arc::new(target.labels.clone()), samples, done: None };
+    let batch = ScrapeBatch {
+        job: job.clone(),
+        target: Arc::new(target.labels.clone()),
+        samples,
+        done: None,
+    };
     if sink.send(batch).await.is_err() {
         tracing::warn!(job = %job, target = %target.labels, "stale markers not delivered: the sink is closed");
     }

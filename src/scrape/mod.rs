@@ -54,7 +54,12 @@ pub struct ScrapeBatch {
 /// A copy of the samples, without the completion handle.
 impl Clone for ScrapeBatch {
     fn clone(&self) -> Self {
-        ScrapeBatch { job: self.job.clone(), target: self.target.clone(), samples: self.samples.clone(), done: None }
+        ScrapeBatch {
+            job: self.job.clone(),
+            target: self.target.clone(),
+            samples: self.samples.clone(),
+            done: None,
+        }
     }
 }
 

@@ -181,7 +181,12 @@ impl SeriesState {
             stats.series_added as f64,
         ];
         for ((labels, hash), value) in self.auto.iter().zip(values) {
-            out.push(SeriesSample { labels: labels.clone(), hash: *hash, timestamp_ms: scrape_ms, value });
+            out.push(SeriesSample {
+                labels: labels.clone(),
+                hash: *hash,
+                timestamp_ms: scrape_ms,
+                value,
+            });
         }
         (stats, error)
     }
@@ -192,7 +197,12 @@ impl SeriesState {
         let n = self.mark_stale(None, at_ms, out);
         self.prev.clear();
         for (labels, hash) in &self.auto {
-            out.push(SeriesSample { labels: labels.clone(), hash: *hash, timestamp_ms: at_ms, value: stale_nan() });
+            out.push(SeriesSample {
+                labels: labels.clone(),
+                hash: *hash,
+                timestamp_ms: at_ms,
+                value: stale_nan(),
+            });
         }
         n + self.auto.len()
     }
@@ -247,7 +257,12 @@ impl SeriesState {
             if !hit && !self.prev.contains_key(&hash) {
                 stats.series_added += 1;
             }
-            out.push(SeriesSample { labels: labels.clone(), hash, timestamp_ms, value: sample.value });
+            out.push(SeriesSample {
+                labels: labels.clone(),
+                hash,
+                timestamp_ms,
+                value: sample.value,
+            });
             current.insert(hash, PrevSeries { labels, explicit_timestamp: explicit });
         }
         if over_limit {

@@ -116,7 +116,10 @@ async fn scrape_once(
         Some(AppendError::Fetch(_)) | None => {}
         Some(e) => {
             let reason = e.reason().to_owned();
-            ctx.metrics.failures.get_or_create(&FailureLabels { job: ctx.job.to_string(), reason }).inc();
+            ctx.metrics
+                .failures
+                .get_or_create(&FailureLabels { job: ctx.job.to_string(), reason })
+                .inc();
         }
     }
     if let Some(e) = &error {
@@ -137,7 +140,12 @@ async fn scrape_once(
             last_samples: stats.post_relabel,
         },
     );
-    ScrapeBatch { job: ctx.job.clone(), target: Arc::new(ctx.target.labels.clone()), samples, done: None }
+    ScrapeBatch {
+        job: ctx.job.clone(),
+        target: Arc::new(ctx.target.labels.clone()),
+        samples,
+        done: None,
+    }
 }
 
 #[cfg(test)]

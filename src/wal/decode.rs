@@ -183,6 +183,25 @@ mod tests {
     }
 
     #[test]
+    fn colliding_hashes_keep_series_apart() {
+        let mut a = sample("a", 1, 1.0);
+        let mut b = sample("b", 1, 2.0);
+        let c = sample("a", 1, 1.0);
+        (a.hash, b.hash) = (7, 7);
+        let c = SeriesSample { hash: 7, labels: Arc::new((*c.labels).clone()), ..c };
+        let mut enc = Encoder::default();
+        let mut buf = Vec::new();
+        enc.encode(&[a.clone(), b.clone(), c], &mut buf).unwrap();
+        enc.encode(&[b.clone(), a.clone()], &mut buf).unwrap();
+        assert_eq!(enc.series_count(), 2, "equal labels behind another Arc are the same series");
+        let got = decode_all(&buf).unwrap();
+        let names: Vec<_> =
+            got.iter().map(|s| (s.labels.get("__name__").unwrap(), s.value)).collect();
+        assert_eq!(names, [("a", 1.0), ("b", 2.0), ("a", 1.0), ("b", 2.0), ("a", 1.0)]);
+        assert!(got.iter().all(|s| s.hash == s.labels.stable_hash()), "hash recomputed on decode");
+    }
+
+    #[test]
     fn unchanged_values_cost_two_bytes() {
         let batch: Vec<_> = (0..100).map(|i| sample(&format!("m{i}"), 5, i as f64)).collect();
         let mut enc = Encoder::default();

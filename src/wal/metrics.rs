@@ -60,7 +60,7 @@ impl WalMetrics {
         );
         r.register(
             "segments_dropped",
-            "Segments deleted by the size bound before every cursor had passed them",
+            "Segments deleted to keep the WAL under its size bound",
             m.segments_dropped.clone(),
         );
         r.register(

@@ -50,8 +50,7 @@ pub(crate) fn recover(options: &WalOptions, metrics: WalMetrics) -> Result<Recov
     }
     report.ignored_files.extend(files.junk);
     let highest_cursor = files.cursors.iter().filter_map(|(_, p)| p.map(|p| p.segment)).max();
-    let next_segment =
-        listing.segments.last().copied().max(highest_cursor).unwrap_or(0).saturating_add(1);
+    let next_segment = listing.highest.max(highest_cursor).unwrap_or(0).saturating_add(1);
 
     let shared = Arc::new(Shared {
         dir,

@@ -26,6 +26,8 @@ pub struct WalReader {
     frames: Option<FrameReader>,
     /// The current segment had damage: nothing more to read in it.
     dead: bool,
+    /// How far the current segment may be read, once it is sealed.
+    sealed_limit: Option<u64>,
     /// Samples in records ending at or before this offset of the first
     /// segment were done before this reader started.
     skip_to: u64,
@@ -56,6 +58,7 @@ impl WalReader {
             segment: from.segment,
             frames: None,
             dead: false,
+            sealed_limit: None,
             skip_to: from.offset,
             position: from,
             decoder: Decoder::default(),
@@ -115,7 +118,11 @@ impl WalReader {
         if self.frames.is_none() && !self.dead && !self.open_segment()? {
             return Ok(self.next_segment(true));
         }
-        let limit = if sealed { self.sealed_limit() } else { head.offset };
+        let limit = match (sealed, self.sealed_limit) {
+            (false, _) => head.offset,
+            (true, Some(limit)) => limit,
+            (true, None) => *self.sealed_limit.insert(self.readable_len()),
+        };
         let segment = self.segment;
         let Some(frames) = self.frames.as_mut() else {
             // Damaged: wait for the writer to move on.
@@ -165,7 +172,7 @@ impl WalReader {
 
     /// How far a sealed segment may be read: its readable length, or the
     /// file's length once the size bound has deleted it under us.
-    fn sealed_limit(&self) -> u64 {
+    fn readable_len(&self) -> u64 {
         if let Some(info) = self.shared.state().segments.get(&self.segment) {
             return info.readable;
         }
@@ -203,6 +210,7 @@ impl WalReader {
         self.segment = next;
         self.frames = None;
         self.dead = false;
+        self.sealed_limit = None;
         self.skip_to = 0;
         self.position = Position { segment: next, offset: 0 };
         self.decoder.reset();

@@ -22,14 +22,17 @@ pub(crate) fn segment_path(dir: &Path, n: u64) -> PathBuf {
 }
 
 /// What a directory holds: segment numbers in order, and files that are not
-/// segments (anything but a regular file with an all-digit name).
+/// segments (anything but a regular file named as [`segment_name`] names).
 pub(crate) struct Listing {
     pub(crate) segments: Vec<u64>,
     pub(crate) junk: Vec<PathBuf>,
+    /// The highest number any entry is named after, segment or not: a new
+    /// segment must not collide with it.
+    pub(crate) highest: Option<u64>,
 }
 
 pub(crate) fn list(dir: &Path) -> Result<Listing, WalError> {
-    let mut listing = Listing { segments: Vec::new(), junk: Vec::new() };
+    let mut listing = Listing { segments: Vec::new(), junk: Vec::new(), highest: None };
     let entries = std::fs::read_dir(dir).map_err(WalError::io(dir, "list directory"))?;
     for entry in entries {
         let entry = entry.map_err(WalError::io(dir, "list directory"))?;
@@ -41,9 +44,12 @@ pub(crate) fn list(dir: &Path) -> Result<Listing, WalError> {
         let number = name
             .to_str()
             .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|n| n.parse::<u64>().ok());
+            .and_then(|n| Some((n.parse::<u64>().ok()?, n)));
+        listing.highest = listing.highest.max(number.map(|(n, _)| n));
         match number {
-            Some(n) if file_type.is_file() => listing.segments.push(n),
+            Some((n, name)) if file_type.is_file() && name == segment_name(n) => {
+                listing.segments.push(n)
+            }
             _ => listing.junk.push(entry.path()),
         }
     }

@@ -34,7 +34,13 @@ impl PromReceiver {
     pub fn new() -> PromReceiver {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("prometheus.yml"), "global: {}\n").expect("write config");
-        PromReceiver { port: free_port(), dir, child: None, starts: 0, client: reqwest::Client::new() }
+        PromReceiver {
+            port: free_port(),
+            dir,
+            child: None,
+            starts: 0,
+            client: reqwest::Client::new(),
+        }
     }
 
     /// What tern's `remote_write` URL is.

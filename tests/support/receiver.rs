@@ -104,7 +104,9 @@ impl Request {
     /// Every sample as `(series key, timestamp_ms)`.
     pub fn sample_keys(&self) -> BTreeSet<(String, i64)> {
         let per_series = self.series.iter().map(|s| (s.key(), &s.samples));
-        per_series.flat_map(|(k, samples)| samples.iter().map(move |(t, _)| (k.clone(), *t))).collect()
+        per_series
+            .flat_map(|(k, samples)| samples.iter().map(move |(t, _)| (k.clone(), *t)))
+            .collect()
     }
 
     /// Timestamps of the samples of series named `name`.
@@ -154,7 +156,12 @@ impl Answer {
 
     /// `status` with a short body naming it.
     pub fn status(status: u16) -> Answer {
-        Answer { status, headers: Vec::new(), body: format!("status {status}\n"), delay: Duration::ZERO }
+        Answer {
+            status,
+            headers: Vec::new(),
+            body: format!("status {status}\n"),
+            delay: Duration::ZERO,
+        }
     }
 
     /// The same answer with a header added.
@@ -256,7 +263,8 @@ impl Receiver {
                 return requests;
             }
             if Instant::now() >= deadline {
-                let last: Vec<String> = requests.iter().rev().take(12).map(Request::summary).collect();
+                let last: Vec<String> =
+                    requests.iter().rev().take(12).map(Request::summary).collect();
                 panic!("receiver {}: timed out after {within:?} waiting for {what}; last requests (newest first): {last:#?}", self.addr);
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -320,7 +328,12 @@ impl Default for ReservedPort {
 }
 
 /// Records the request, decodes it, asks the script, answers.
-async fn receive(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn receive(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let received = Instant::now();
     let received_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
     let (series, decode_error) = match tern::remote::encode::decode(&body) {

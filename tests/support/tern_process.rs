@@ -163,7 +163,11 @@ impl TernProcess {
             if want(&m) {
                 return m;
             }
-            assert!(Instant::now() < deadline, "{what}: not within {within:?}; log:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not within {within:?}; log:\n{}",
+                self.log()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -206,7 +210,8 @@ pub struct Metrics(pub Vec<OwnSample>);
 impl Metrics {
     /// The sum over every sample named `name` (0 when there is none).
     pub fn sum(&self, name: &str) -> f64 {
-        self.0.iter().filter(|s| s.name == name).map(|s| s.value).sum()
+        // `+ 0.0`: an empty float sum is -0.0.
+        self.0.iter().filter(|s| s.name == name).map(|s| s.value).sum::<f64>() + 0.0
     }
 
     /// `prometheus_remote_storage_highest_timestamp_in_seconds` in ms: the
@@ -218,9 +223,10 @@ impl Metrics {
     /// `prometheus_remote_storage_queue_highest_sent_timestamp_seconds` in
     /// ms: the newest sample delivered by this process (0 before any).
     pub fn highest_sent_ms(&self) -> i64 {
-        let sent = self.0.iter().filter(|s| {
-            s.name == "prometheus_remote_storage_queue_highest_sent_timestamp_seconds"
-        });
+        let sent = self
+            .0
+            .iter()
+            .filter(|s| s.name == "prometheus_remote_storage_queue_highest_sent_timestamp_seconds");
         secs_to_ms(sent.map(|s| s.value).fold(0.0, f64::max))
     }
 

@@ -8,6 +8,9 @@
 //! (CPU seconds, `_sum`) grow by centisecond-rounded amounts, gauges mostly
 //! stay and sometimes move by a page or a fraction of a percent.
 
+// Each user (test, bench) uses part of it.
+#![allow(dead_code)]
+
 use std::sync::Arc;
 
 use tern::exposition::{Entry, Format, MetricType, Parser};

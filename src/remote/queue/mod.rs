@@ -125,7 +125,8 @@ impl EndpointQueue {
                 self.metrics.cursor_commits.get_or_create(endpoint).inc();
             }
             Err(e) => {
-                let msg = "cannot persist the WAL read position; data may be re-sent after a restart";
+                let msg =
+                    "cannot persist the WAL read position; data may be re-sent after a restart";
                 tracing::error!(remote_name = %self.name, error = %e, "{msg}");
             }
         }

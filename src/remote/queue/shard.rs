@@ -190,12 +190,22 @@ impl SendShared<'_> {
                 Outcome::Aborted => return ShardResult::Aborted,
                 Outcome::Delivered => {}
                 Outcome::Dropped(reason) => self.dropped(&groups, reason),
-                Outcome::Split => match split(groups) {
+                Outcome::Split(status) => match split(groups) {
                     Ok((a, b)) => {
                         work.push_front(b);
                         work.push_front(a);
                     }
-                    Err(single) => self.dropped(&single, DropReason::BadRequest),
+                    Err(single) => {
+                        let reason = DropReason::from_status(status);
+                        tracing::error!(
+                            remote_name = %self.endpoint.remote_name,
+                            url = %self.endpoint.url,
+                            series = %single.first().map(|g| g.labels.to_string()).unwrap_or_default(),
+                            %reason,
+                            "remote write rejected a single series; its samples are dropped"
+                        );
+                        self.dropped(&single, reason);
+                    }
                 },
             }
         }
@@ -206,19 +216,20 @@ impl SendShared<'_> {
         let n = sample_count(groups) as u64;
         let mut backoff = Backoff::new(self.min_backoff, self.max_backoff, Jitter::Equal);
         let mut first_429: Option<Instant> = None;
+        // Encoded once; every retry sends the same bytes.
+        let body = match encoder.encode(groups.iter().map(|g| (&*g.labels, &g.samples[..]))) {
+            Ok(body) => bytes::Bytes::copy_from_slice(body),
+            Err(e) => {
+                tracing::error!(remote_name = %self.endpoint.remote_name, error = %e, "cannot encode a batch");
+                return Outcome::Split(413);
+            }
+        };
+        let bytes = body.len() as u64;
         loop {
-            let body = match encoder.encode(groups.iter().map(|g| (&*g.labels, &g.samples[..]))) {
-                Ok(body) => bytes::Bytes::copy_from_slice(body),
-                Err(e) => {
-                    tracing::error!(remote_name = %self.endpoint.remote_name, error = %e, "cannot encode a batch");
-                    return Outcome::Split;
-                }
-            };
-            let bytes = body.len() as u64;
             let sent = tokio::select! {
                 biased;
                 _ = self.abort.cancelled() => return Outcome::Aborted,
-                sent = self.client.send(body) => sent,
+                sent = self.client.send(body.clone()) => sent,
             };
             let action = sent.action(self.retry_on_429, std::time::SystemTime::now());
             match action {
@@ -236,7 +247,7 @@ impl SendShared<'_> {
                     }
                     return Outcome::Delivered;
                 }
-                RetryAction::Split => return Outcome::Split,
+                RetryAction::Split => return Outcome::Split(sent.status.unwrap_or(400)),
                 RetryAction::Drop { reason } => {
                     tracing::error!(
                         remote_name = %self.endpoint.remote_name,
@@ -291,7 +302,8 @@ impl SendShared<'_> {
 enum Outcome {
     Delivered,
     Dropped(DropReason),
-    Split,
+    /// Split on this status (400 or 413).
+    Split(u16),
     Aborted,
 }
 

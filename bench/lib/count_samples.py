@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Counts the samples a Prometheus receiver holds for one agent.
+
+Usage: count_samples.py RECEIVER_URL AGENT START END QUIT AUTO_NAMES
+
+RECEIVER_URL  e.g. http://127.0.0.1:18590
+AGENT         value of the `agent` label the agent's samples carry
+START         unix seconds: before the agent's first scrape
+END           unix seconds: after its last sample arrived
+QUIT          unix seconds: when the targets stopped (automatic series are
+              counted up to here, the body's series up to END)
+AUTO_NAMES    comma-separated names of the automatic series (up, scrape_...)
+
+Prints shell assignments:
+  BODY_DELIVERED      samples of the body's series (every name not in AUTO_NAMES)
+  SERIES_BODY         distinct body series
+  AUTO_BEFORE_QUIT    samples of the automatic series with timestamps <= QUIT
+  SCRAPES_BEFORE_QUIT `up` samples with timestamps <= QUIT
+  UP_OK               sum of `up` over the whole run (= successful scrapes)
+  AUTO_<NAME>         samples per automatic series name up to QUIT
+
+Counts use count_over_time, one metric name per query: PromQL drops the name
+in range functions, so one query over several names can fail with "vector
+cannot contain metrics with the same labelset". Stale markers are not counted
+(PromQL skips them).
+"""
+
+import json
+import math
+import sys
+import urllib.parse
+import urllib.request
+
+
+def query(base, expr, at):
+    data = urllib.parse.urlencode({"query": expr, "time": f"{at:.3f}"}).encode()
+    with urllib.request.urlopen(f"{base}/api/v1/query", data=data, timeout=120) as resp:
+        d = json.load(resp)
+    if d.get("status") != "success":
+        raise SystemExit(f"count_samples: query failed: {expr}: {d}")
+    result = d["data"]["result"]
+    if d["data"]["resultType"] == "scalar":
+        return float(result[1])
+    return sum(float(r["value"][1]) for r in result)
+
+
+def names(base, agent, start, end):
+    params = urllib.parse.urlencode(
+        {"match[]": f'{{agent="{agent}"}}', "start": f"{start:.3f}", "end": f"{end:.3f}"}
+    )
+    with urllib.request.urlopen(f"{base}/api/v1/label/__name__/values?{params}", timeout=60) as resp:
+        d = json.load(resp)
+    return sorted(d["data"])
+
+
+def main():
+    if len(sys.argv) != 7:
+        sys.exit(__doc__)
+    base, agent = sys.argv[1].rstrip("/"), sys.argv[2]
+    start, end, quit_at = (float(x) for x in sys.argv[3:6])
+    auto = [n for n in sys.argv[6].split(",") if n]
+    range_all = math.ceil(end - start)
+    range_quit = math.ceil(quit_at - start)
+    sel = f'agent="{agent}"'
+
+    body = series = 0.0
+    for name in names(base, agent, start, end):
+        if name in auto:
+            continue
+        body += query(base, f'sum(count_over_time({name}{{{sel}}}[{range_all}s]))', end)
+        series += query(base, f'count(last_over_time({name}{{{sel}}}[{range_all}s]))', end)
+    auto_total = 0.0
+    out = {}
+    for name in auto:
+        n = query(base, f'sum(count_over_time({name}{{{sel}}}[{range_quit}s]))', quit_at)
+        out[f"AUTO_{name.upper()}"] = n
+        auto_total += n
+    out["BODY_DELIVERED"] = body
+    out["SERIES_BODY"] = series
+    out["AUTO_BEFORE_QUIT"] = auto_total
+    out["SCRAPES_BEFORE_QUIT"] = out.get("AUTO_UP", 0)
+    out["UP_OK"] = query(base, f'sum(sum_over_time(up{{{sel}}}[{range_all}s]))', end)
+    for k, v in out.items():
+        print(f"{k}={int(round(v))}")
+
+
+if __name__ == "__main__":
+    main()
