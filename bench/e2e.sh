@@ -114,7 +114,7 @@ metric_sum() { # FILE NAME [label filter regex]
                      if (name == n && (f == "" || $1 ~ f)) s += $NF }
         END { printf "%.0f\n", s }' "$1" 2>/dev/null || echo 0
 }
-thousands() { printf "%'d" "$1" 2>/dev/null || echo "$1"; }
+thousands() { echo "$1" | sed -e ':a' -e 's/\B[0-9]\{3\}\>/,&/' -e 'ta'; }
 
 install_deps() {
     local missing=()
@@ -305,7 +305,7 @@ run_agent() {
     # Samples at the receiver (stale markers are not counted: PromQL skips them).
     curl -fsS --max-time 10 "http://127.0.0.1:$RECEIVER_PORT/metrics" >"$dir/receiver-metrics.txt"
     python3 "$BENCH/lib/count_samples.py" "http://127.0.0.1:$RECEIVER_PORT" "$agent" \
-        "$(calc "$t_start - 30" 3)" "$(now)" "$t_quit" "$(echo "$AUTO_SERIES" | tr ' ' ',')" \
+        "$(calc "$t_start - 30" 3)" "$(now)" "$t_quit" "$(echo "$AUTO_SERIES" | tr ' ' ',')" "$BODY" \
         >"$dir/counts.env" || die "$agent: counting samples at the receiver failed"
     local appended rejected
     appended=$(metric_sum "$dir/receiver-metrics.txt" prometheus_tsdb_head_samples_appended_total)
@@ -456,8 +456,8 @@ echo "  $TARGETS targets x $SERIES series (nginx on 127.0.0.1, body $BODY_BYTES 
 echo "  each agent alone: ${WINDOW_S}s scraping, targets stopped, ${DRAIN_S}s drain, SIGTERM; receiver Prometheus $PROM_VERSION"
 echo "  versions: tern ${REV:-not run}, Prometheus $PROM_VERSION (--enable-feature=agent), vmagent $VM_VERSION"
 echo
-printf '  %-17s %8s %10s %27s %9s %9s\n' "agent" "CPU-s" "peak RSS" "samples delivered/expected" "" "B/sample"
-printf '  %-17s %8s %10s %27s %9s %9s\n' "-----------------" "--------" "----------" "---------------------------" "---------" "---------"
+printf '  %-17s %7s %10s %7s %29s %-11s %8s\n' "agent" "CPU-s" "peak RSS" "scrapes" "samples delivered / expected" "" "B/sample"
+printf '  %-17s %7s %10s %7s %29s %-11s %8s\n' "-----------------" "-------" "----------" "-------" "-----------------------------" "-----------" "--------"
 for a in $AGENTS; do
     (
         # shellcheck disable=SC1090
@@ -471,7 +471,7 @@ for a in $AGENTS; do
             all="MISSING $((expected - delivered))"
         fi
         bps=$(calc "$WIRE_BYTES / ($APPENDED > 0 ? $APPENDED : 1)" 2)
-        printf '  %-17s %8s %6s MiB %27s %9s %9s\n' "$a" "$CPU_S" "$RSS_MIB" \
+        printf '  %-17s %7s %6s MiB %7s %29s %-11s %8s\n' "$a" "$CPU_S" "$RSS_MIB" "$SCRAPES_OK" \
             "$(thousands "$delivered") / $(thousands "$expected")" "$all" "$bps"
     )
 done
@@ -488,6 +488,9 @@ for a in $AGENTS; do
         echo "    memory: peak RSS ${RSS_MIB} MiB at exit, ${HWM_WINDOW_MIB} MiB at the window's end (RSS then ${RSS_WINDOW_MIB} MiB)"
         echo "    scrapes served: $SCRAPES_OK (200), $SCRAPES_OTHER other; up=1 samples at the receiver: $UP_OK; scrapes recorded before the targets stopped: $SCRAPES_BEFORE_QUIT"
         echo "    body samples: $(thousands "$BODY_DELIVERED") of $(thousands $((SCRAPES_OK * SERIES))) ($SERIES_BODY series); automatic samples before the stop: $(thousands "$AUTO_BEFORE_QUIT")"
+        if [ "$EXTRA_NAMES" != - ]; then
+            echo "    other series the agent adds (not counted): $EXTRA_NAMES, $(thousands "$EXTRA_SAMPLES") samples"
+        fi
         echo "    wire: $(thousands "$WIRE_BYTES") bytes in $WIRE_REQUESTS requests (status $WIRE_STATUS); receiver appended $(thousands "$APPENDED") samples, rejected $REJECTED"
         if [ "${OWN_SAMPLES:-0}" -gt 0 ]; then
             echo "    own counters: $(thousands "$OWN_BYTES") bytes, $(thousands "$OWN_SAMPLES") samples sent ($(calc "$OWN_BYTES / $OWN_SAMPLES" 2) B/sample)"

@@ -222,7 +222,6 @@ fn assert_each_scrape_once(
         assert_eq!(keys.len(), series, "{what}: the scrape at {t} is not complete: {keys:#?}");
     }
     let ups = scrapes_in(requests);
-    eprintln!("OBSERVE {what}: delivered {ups} of {scrapes} scrapes");
     assert_eq!(ups, by_scrape.len(), "{what}: samples at times of no scrape: {by_scrape:#?}");
     assert!(
         ups <= scrapes && ups + may_miss >= scrapes,
@@ -684,7 +683,6 @@ async fn a_failing_or_hanging_endpoint_never_holds_back_a_healthy_one() {
         })
         .await;
     let elapsed = agent.shutdown(Duration::from_secs(1)).await;
-    eprintln!("OBSERVE shutdown took {elapsed:?}");
     assert!(elapsed < Duration::from_secs(4), "shutdown took {elapsed:?} with a 1s deadline");
 
     let requests = healthy.requests();
@@ -721,7 +719,6 @@ async fn shutdown_with_the_receiver_down_keeps_unsent_samples_for_the_next_start
         })
         .await;
     let elapsed = agent.shutdown(Duration::from_secs(1)).await;
-    eprintln!("OBSERVE shutdown took {elapsed:?}");
     assert!(elapsed < Duration::from_millis(2500), "shutdown took {elapsed:?} with a 1s deadline");
     let before = target.requests().len();
     let restarted_ms = now_ms();

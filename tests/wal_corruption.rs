@@ -189,11 +189,12 @@ fn junk_files_are_ignored_and_reported() {
             std::fs::write(b.dir.join("notes.txt"), "hello").unwrap();
             std::fs::write(b.dir.join("00000002.tmp"), "partial").unwrap();
             std::fs::create_dir(b.dir.join("00000099")).unwrap();
+            std::fs::write(b.dir.join("2"), "not the name of segment 2").unwrap();
             std::fs::write(b.dir.join("cursors").join("50%zz"), "x").unwrap();
             std::fs::write(b.dir.join("cursors").join(".tmp-remote"), "v1").unwrap();
             Box::new(|_| true)
         },
-        Want { ignored_files: 4, ..CLEAN },
+        Want { ignored_files: 5, ..CLEAN },
     );
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tern::labels::Labels;
 use tern::scrape::SeriesSample;
-use tern::wal::{FsyncPolicy, Position, Wal, WalMetrics, WalOptions, WalReader, WalSample};
+use tern::wal::{Cursor, FsyncPolicy, Position, Wal, WalMetrics, WalOptions, WalReader, WalSample};
 
 const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
 
@@ -250,4 +250,12 @@ fn metrics_count_appends_and_segments() {
     ] {
         assert!(text.contains(name), "{name} missing from\n{text}");
     }
+}
+
+#[test]
+fn handles_move_between_threads() {
+    fn check<T: Send + Sync + 'static>() {}
+    check::<Wal>();
+    check::<Cursor>();
+    check::<WalReader>();
 }

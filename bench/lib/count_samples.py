@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Counts the samples a Prometheus receiver holds for one agent.
 
-Usage: count_samples.py RECEIVER_URL AGENT START END QUIT AUTO_NAMES
+Usage: count_samples.py RECEIVER_URL AGENT START END QUIT AUTO_NAMES BODY_FILE
 
 RECEIVER_URL  e.g. http://127.0.0.1:18590
 AGENT         value of the `agent` label the agent's samples carry
@@ -10,14 +10,18 @@ END           unix seconds: after its last sample arrived
 QUIT          unix seconds: when the targets stopped (automatic series are
               counted up to here, the body's series up to END)
 AUTO_NAMES    comma-separated names of the automatic series (up, scrape_...)
+BODY_FILE     the exposition body the targets served (its metric names are the
+              body's series)
 
 Prints shell assignments:
-  BODY_DELIVERED      samples of the body's series (every name not in AUTO_NAMES)
+  BODY_DELIVERED      samples of the body's series (names in BODY_FILE)
   SERIES_BODY         distinct body series
   AUTO_BEFORE_QUIT    samples of the automatic series with timestamps <= QUIT
   SCRAPES_BEFORE_QUIT `up` samples with timestamps <= QUIT
   UP_OK               sum of `up` over the whole run (= successful scrapes)
   AUTO_<NAME>         samples per automatic series name up to QUIT
+  EXTRA_NAMES         other names the agent sent (neither body nor AUTO_NAMES)
+  EXTRA_SAMPLES       their samples up to END
 
 Counts use count_over_time, one metric name per query: PromQL drops the name
 in range functions, so one query over several names can fail with "vector
@@ -53,21 +57,38 @@ def names(base, agent, start, end):
     return sorted(d["data"])
 
 
+def body_names(path):
+    out = set()
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            out.add(line.split("{", 1)[0].split(" ", 1)[0])
+    return out
+
+
 def main():
-    if len(sys.argv) != 7:
+    if len(sys.argv) != 8:
         sys.exit(__doc__)
     base, agent = sys.argv[1].rstrip("/"), sys.argv[2]
     start, end, quit_at = (float(x) for x in sys.argv[3:6])
     auto = [n for n in sys.argv[6].split(",") if n]
+    in_body = body_names(sys.argv[7])
     range_all = math.ceil(end - start)
     range_quit = math.ceil(quit_at - start)
     sel = f'agent="{agent}"'
 
-    body = series = 0.0
+    body = series = extra = 0.0
+    extra_names = []
     for name in names(base, agent, start, end):
         if name in auto:
             continue
-        body += query(base, f'sum(count_over_time({name}{{{sel}}}[{range_all}s]))', end)
+        n = query(base, f'sum(count_over_time({name}{{{sel}}}[{range_all}s]))', end)
+        if name not in in_body:
+            extra_names.append(name)
+            extra += n
+            continue
+        body += n
         series += query(base, f'count(last_over_time({name}{{{sel}}}[{range_all}s]))', end)
     auto_total = 0.0
     out = {}
@@ -80,8 +101,10 @@ def main():
     out["AUTO_BEFORE_QUIT"] = auto_total
     out["SCRAPES_BEFORE_QUIT"] = out.get("AUTO_UP", 0)
     out["UP_OK"] = query(base, f'sum(sum_over_time(up{{{sel}}}[{range_all}s]))', end)
+    out["EXTRA_SAMPLES"] = extra
     for k, v in out.items():
         print(f"{k}={int(round(v))}")
+    print(f"EXTRA_NAMES='{','.join(extra_names) or '-'}'")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,9 @@ const TRUNCATE_EVERY: u32 = 10;
 
 /// The WAL, its appender and the remote endpoints.
 pub struct Storage {
+    /// Held (locked) while the WAL is open: two processes on one data dir
+    /// would corrupt it.
+    _lock: std::fs::File,
     sink: mpsc::Sender<ScrapeBatch>,
     appender: JoinHandle<()>,
     remote: RemoteManager,
@@ -42,6 +45,7 @@ impl Storage {
             FsyncMode::Always => FsyncPolicy::Always,
             FsyncMode::Never => FsyncPolicy::Never,
         };
+        let lock = lock_data_dir(data_dir)?;
         let options = WalOptions {
             max_size: config.max_size.bytes(),
             fsync,
@@ -62,7 +66,7 @@ impl Storage {
         let (sink, batches) = mpsc::channel(256);
         let appender = tokio::spawn(append_loop(wal.clone(), batches, remote_metrics.clone()));
         let remote = RemoteManager::new(wal, remote_metrics);
-        Ok((Storage { sink, appender, remote }, report))
+        Ok((Storage { _lock: lock, sink, appender, remote }, report))
     }
 
     /// Where the scrape stage sends its batches.
@@ -86,6 +90,28 @@ impl Storage {
             tracing::error!(error = %e, "WAL appender panicked");
         }
         self.remote.shutdown(deadline).await;
+    }
+}
+
+/// Creates `data_dir` and takes an exclusive lock on `data_dir/lock`.
+fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File, AppError> {
+    let fail = |what: &str, e: &dyn std::fmt::Display| AppError::Wal(format!("{what} {}: {e}", data_dir.display()));
+    std::fs::create_dir_all(data_dir).map_err(|e| fail("creating", &e))?;
+    let path = data_dir.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| fail("opening the lock file in", &e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(AppError::Wal(format!(
+            "{} is in use by another tern process (lock held on {})",
+            data_dir.display(),
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(fail("locking", &e)),
     }
 }
 

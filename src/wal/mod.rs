@@ -17,8 +17,10 @@
 //! - `cursors/<name>`: one read position per remote endpoint (format in
 //!   [`cursor`]; written atomically by temp file, fsync, rename, dir fsync).
 //!
-//! Anything else in the directory (other names, sub-directories, temp files)
-//! is ignored and listed in [`OpenReport::ignored_files`].
+//! Anything else in the directory (other names, a number not written as the
+//! WAL writes it, sub-directories, temp files) is ignored and listed in
+//! [`OpenReport::ignored_files`]; a new segment's number is above any number
+//! found there, so it never collides with such a file.
 //!
 //! A segment is a sequence of records, each framed as
 //!
@@ -70,7 +72,8 @@
 //!
 //! # Recovery at open
 //!
-//! Every segment is scanned (lengths, checksums, types, sample counts). The
+//! Every segment is scanned (lengths, checksums, types, sample counts;
+//! counted in `tern_wal_replayed_records_total`). The
 //! last segment's tail after its last good record (a torn write, zeroes from
 //! preallocated pages) is truncated: WARN, `tern_wal_corrupt_records_total`
 //! and `tern_wal_truncations_total`. Damage in an older segment cannot be a
@@ -104,6 +107,7 @@
 //!
 //! # Concurrency
 //!
+//! One process per directory (it is not locked: the app owns `--data-dir`).
 //! One owner appends (`&mut Wal`). Readers and cursors are `Send + Sync`
 //! handles for other tasks: readers open their own file handles and read only
 //! up to the head published on a `tokio::sync::watch` channel, so they never
