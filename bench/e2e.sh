@@ -264,6 +264,10 @@ run_agent() {
     cat "/proc/$AGENT_PID/status" >"$dir/status-window.txt" 2>/dev/null || true
     cat "/proc/$AGENT_PID/smaps_rollup" >"$dir/smaps_rollup-window.txt" 2>/dev/null || true
     curl -fsS --max-time 10 "http://127.0.0.1:$AGENT_PORT/metrics" >"$dir/metrics-window.txt" 2>/dev/null || true
+    # Wire bytes per sample in the steady state: the proxy's byte count and the
+    # receiver's appended samples at the same moment (no stale markers yet).
+    curl -fsS --max-time 10 "http://127.0.0.1:$PROXY_PORT/stats" >"$dir/proxy-stats-window.json" || true
+    curl -fsS --max-time 10 "http://127.0.0.1:$RECEIVER_PORT/metrics" >"$dir/receiver-metrics-window.txt" || true
     local nginx_t1 t_quit
     nginx_t1=$(($(cpu_ticks "$FARM_PID") + ${nginx_worker:+$(cpu_ticks "$nginx_worker")}+0))
     t_quit=$(now)
@@ -316,14 +320,20 @@ run_agent() {
 
     # Wire bytes from the proxy.
     curl -fsS --max-time 10 "http://127.0.0.1:$PROXY_PORT/stats" >"$dir/proxy-stats.json"
-    local wire_bytes wire_requests wire_status
-    read -r wire_bytes wire_requests wire_status < <(python3 - "$dir/proxy-stats.json" "$agent" <<'PY'
+    local wire_bytes wire_requests wire_status wire_bytes_window
+    read -r wire_bytes wire_requests wire_status wire_bytes_window < <(python3 - "$dir/proxy-stats.json" "$dir/proxy-stats-window.json" "$agent" <<'PY'
 import json, sys
-s = json.load(open(sys.argv[1])).get(sys.argv[2], {})
+s = json.load(open(sys.argv[1])).get(sys.argv[3], {})
+try:
+    w = json.load(open(sys.argv[2])).get(sys.argv[3], {})
+except (OSError, ValueError):
+    w = {}
 st = ",".join(f"{k}:{v}" for k, v in sorted(s.get("status", {}).items())) or "-"
-print(s.get("body_bytes", 0), s.get("requests", 0), st)
+print(s.get("body_bytes", 0), s.get("requests", 0), st, w.get("body_bytes", 0))
 PY
 )
+    local appended_window
+    appended_window=$(metric_sum "$dir/receiver-metrics-window.txt" prometheus_tsdb_head_samples_appended_total)
     # The agent's own remote-write counters (bytes, samples) at the end of the drain.
     local own_bytes own_samples
     case "$agent" in
@@ -368,6 +378,8 @@ PY
         echo "WIRE_BYTES=$wire_bytes"
         echo "WIRE_REQUESTS=$wire_requests"
         echo "WIRE_STATUS='$wire_status'"
+        echo "WIRE_BYTES_WINDOW=$wire_bytes_window"
+        echo "APPENDED_WINDOW=$appended_window"
         echo "OWN_BYTES=$own_bytes"
         echo "OWN_SAMPLES=$own_samples"
     } >>"$dir/run.env"
@@ -442,6 +454,12 @@ for a in $AGENTS; do
 done
 
 # ---- report -----------------------------------------------------------------------
+# Every scrape the targets served arrived whole: its body and its automatic
+# samples. Uses the variables of a sourced run.env.
+all_delivered() {
+    [ "$BODY_DELIVERED" -eq $((SCRAPES_OK * SERIES)) ] && [ "$UP_OK" -eq "$SCRAPES_OK" ] &&
+        [ "$AUTO_OK" -eq $((SCRAPES_OK * N_AUTO)) ]
+}
 field() { # AGENT VAR
     (
         # shellcheck disable=SC1090
@@ -462,15 +480,10 @@ for a in $AGENTS; do
     (
         # shellcheck disable=SC1090
         source "$WORK/$a/run.env"
-        expected=$((SCRAPES_OK * SERIES + (SCRAPES_OK + SCRAPES_OTHER) * N_AUTO))
-        delivered=$((BODY_DELIVERED + AUTO_BEFORE_QUIT))
-        if [ "$BODY_DELIVERED" -eq $((SCRAPES_OK * SERIES)) ] && [ "$UP_OK" -eq "$SCRAPES_OK" ] &&
-            [ "$AUTO_BEFORE_QUIT" -ge $(((SCRAPES_OK + SCRAPES_OTHER) * N_AUTO)) ]; then
-            all="all"
-        else
-            all="MISSING $((expected - delivered))"
-        fi
-        bps=$(calc "$WIRE_BYTES / ($APPENDED > 0 ? $APPENDED : 1)" 2)
+        expected=$((SCRAPES_OK * (SERIES + N_AUTO)))
+        delivered=$((BODY_DELIVERED + AUTO_OK))
+        if all_delivered; then all="all"; else all="MISSING $((expected - delivered))"; fi
+        bps=$(calc "$WIRE_BYTES_WINDOW / ($APPENDED_WINDOW > 0 ? $APPENDED_WINDOW : 1)" 2)
         printf '  %-17s %7s %6s MiB %7s %29s %-11s %8s\n' "$a" "$CPU_S" "$RSS_MIB" "$SCRAPES_OK" \
             "$(thousands "$delivered") / $(thousands "$expected")" "$all" "$bps"
     )
@@ -478,7 +491,8 @@ done
 
 echo
 echo "  details (CPU and peak RSS: the agent's whole life, start to exit, from wait4;"
-echo "  expected = scrapes served x ($SERIES + $N_AUTO automatic series); B/sample = request body bytes / samples the receiver appended, stale markers included):"
+echo "  expected = scrapes served (nginx log, status 200) x ($SERIES + $N_AUTO automatic series);
+  B/sample = remote-write request body bytes / samples the receiver appended, both up to the window's end):"
 for a in $AGENTS; do
     (
         # shellcheck disable=SC1090
@@ -486,12 +500,14 @@ for a in $AGENTS; do
         echo "  $a:"
         echo "    CPU ${CPU_S}s (user $UTIME_S, sys $STIME_S) over ${WALL_S}s; ${CPU_WINDOW_S}s in the ${WINDOW_S}s window ($(calc "$CPU_WINDOW_S / $WINDOW_S" 3) cores); shutdown took ${SHUTDOWN_S}s, exit $EXIT$([ "$KILLED" = 1 ] && echo ' (SIGKILL)')"
         echo "    memory: peak RSS ${RSS_MIB} MiB at exit, ${HWM_WINDOW_MIB} MiB at the window's end (RSS then ${RSS_WINDOW_MIB} MiB)"
-        echo "    scrapes served: $SCRAPES_OK (200), $SCRAPES_OTHER other; up=1 samples at the receiver: $UP_OK; scrapes recorded before the targets stopped: $SCRAPES_BEFORE_QUIT"
-        echo "    body samples: $(thousands "$BODY_DELIVERED") of $(thousands $((SCRAPES_OK * SERIES))) ($SERIES_BODY series); automatic samples before the stop: $(thousands "$AUTO_BEFORE_QUIT")"
+        echo "    scrapes served: $SCRAPES_OK (200), $SCRAPES_OTHER other; at the receiver: up 1 x $UP_OK, up 0 x $UP_FAILED ($UP_FAILED_BEFORE_QUIT before the targets stopped)"
+        echo "    body samples: $(thousands "$BODY_DELIVERED") of $(thousands $((SCRAPES_OK * SERIES))) ($(thousands "$SERIES_BODY") series); automatic samples of successful scrapes: $(thousands "$AUTO_OK") of $(thousands $((SCRAPES_OK * N_AUTO)))"
+        echo "    CPU per 1,000 samples delivered: $(calc "1000 * $CPU_S / ($BODY_DELIVERED + $AUTO_OK + 1)" 4) s"
         if [ "$EXTRA_NAMES" != - ]; then
             echo "    other series the agent adds (not counted): $EXTRA_NAMES, $(thousands "$EXTRA_SAMPLES") samples"
         fi
         echo "    wire: $(thousands "$WIRE_BYTES") bytes in $WIRE_REQUESTS requests (status $WIRE_STATUS); receiver appended $(thousands "$APPENDED") samples, rejected $REJECTED"
+        echo "    bytes per sample: $(calc "$WIRE_BYTES_WINDOW / ($APPENDED_WINDOW > 0 ? $APPENDED_WINDOW : 1)" 2) up to the window's end ($(thousands "$WIRE_BYTES_WINDOW") B / $(thousands "$APPENDED_WINDOW")), $(calc "$WIRE_BYTES / ($APPENDED > 0 ? $APPENDED : 1)" 2) over the whole run (stale markers and failed scrapes included)"
         if [ "${OWN_SAMPLES:-0}" -gt 0 ]; then
             echo "    own counters: $(thousands "$OWN_BYTES") bytes, $(thousands "$OWN_SAMPLES") samples sent ($(calc "$OWN_BYTES / $OWN_SAMPLES" 2) B/sample)"
         fi
@@ -516,8 +532,7 @@ if [ -s "$WORK/tern/run.env" ]; then
     tern_all=$(
         # shellcheck disable=SC1090,SC1091
         source "$WORK/tern/run.env"
-        [ "$BODY_DELIVERED" -eq $((SCRAPES_OK * SERIES)) ] && [ "$UP_OK" -eq "$SCRAPES_OK" ] &&
-            [ "$AUTO_BEFORE_QUIT" -ge $(((SCRAPES_OK + SCRAPES_OTHER) * N_AUTO)) ] && echo 1 || echo 0
+        all_delivered && echo 1 || echo 0
     )
     verdict() { [ "$1" = 1 ] && echo met || echo MISSED; }
     echo

@@ -7,8 +7,7 @@ RECEIVER_URL  e.g. http://127.0.0.1:18590
 AGENT         value of the `agent` label the agent's samples carry
 START         unix seconds: before the agent's first scrape
 END           unix seconds: after its last sample arrived
-QUIT          unix seconds: when the targets stopped (automatic series are
-              counted up to here, the body's series up to END)
+QUIT          unix seconds: when the targets were told to stop
 AUTO_NAMES    comma-separated names of the automatic series (up, scrape_...)
 BODY_FILE     the exposition body the targets served (its metric names are the
               body's series)
@@ -16,12 +15,15 @@ BODY_FILE     the exposition body the targets served (its metric names are the
 Prints shell assignments:
   BODY_DELIVERED      samples of the body's series (names in BODY_FILE)
   SERIES_BODY         distinct body series
-  AUTO_BEFORE_QUIT    samples of the automatic series with timestamps <= QUIT
-  SCRAPES_BEFORE_QUIT `up` samples with timestamps <= QUIT
-  UP_OK               sum of `up` over the whole run (= successful scrapes)
-  AUTO_<NAME>         samples per automatic series name up to QUIT
+  UP_OK               `up` samples with value 1 (successful scrapes)
+  UP_FAILED           `up` samples with value 0 (failed scrapes)
+  UP_FAILED_BEFORE_QUIT  of those, the ones with timestamps <= QUIT
+  AUTO_OK             samples of the automatic series that belong to a
+                      successful scrape (same target, same timestamp as an
+                      `up` 1); a scrape's automatic samples share its timestamp
+  AUTO_OK_<NAME>      the same per automatic series name
   EXTRA_NAMES         other names the agent sent (neither body nor AUTO_NAMES)
-  EXTRA_SAMPLES       their samples up to END
+  EXTRA_SAMPLES       their samples
 
 Counts use count_over_time, one metric name per query: PromQL drops the name
 in range functions, so one query over several names can fail with "vector
@@ -46,6 +48,20 @@ def query(base, expr, at):
     if d["data"]["resultType"] == "scalar":
         return float(result[1])
     return sum(float(r["value"][1]) for r in result)
+
+
+def raw(base, selector, range_s, at):
+    """Raw samples of a range selector: {labels without __name__: [(ts, value)]}."""
+    data = urllib.parse.urlencode({"query": f"{selector}[{range_s}s]", "time": f"{at:.3f}"}).encode()
+    with urllib.request.urlopen(f"{base}/api/v1/query", data=data, timeout=120) as resp:
+        d = json.load(resp)
+    if d.get("status") != "success":
+        raise SystemExit(f"count_samples: query failed: {selector}: {d}")
+    out = {}
+    for series in d["data"]["result"]:
+        key = tuple(sorted((k, v) for k, v in series["metric"].items() if k != "__name__"))
+        out.setdefault(key, []).extend((float(t), float(v)) for t, v in series["values"])
+    return out
 
 
 def names(base, agent, start, end):
@@ -75,7 +91,6 @@ def main():
     auto = [n for n in sys.argv[6].split(",") if n]
     in_body = body_names(sys.argv[7])
     range_all = math.ceil(end - start)
-    range_quit = math.ceil(quit_at - start)
     sel = f'agent="{agent}"'
 
     body = series = extra = 0.0
@@ -90,17 +105,22 @@ def main():
             continue
         body += n
         series += query(base, f'count(last_over_time({name}{{{sel}}}[{range_all}s]))', end)
-    auto_total = 0.0
     out = {}
+    ups = raw(base, f'up{{{sel}}}', range_all, end)
+    ok = {key: {t for t, v in samples if v == 1} for key, samples in ups.items()}
+    out["UP_OK"] = sum(len(ts) for ts in ok.values())
+    out["UP_FAILED"] = sum(1 for samples in ups.values() for _, v in samples if v != 1)
+    out["UP_FAILED_BEFORE_QUIT"] = sum(
+        1 for samples in ups.values() for t, v in samples if v != 1 and t <= quit_at)
+    auto_ok = 0
     for name in auto:
-        n = query(base, f'sum(count_over_time({name}{{{sel}}}[{range_quit}s]))', quit_at)
-        out[f"AUTO_{name.upper()}"] = n
-        auto_total += n
+        series_samples = raw(base, f'{name}{{{sel}}}', range_all, end)
+        n = sum(1 for key, samples in series_samples.items() for t, _ in samples if t in ok.get(key, ()))
+        out[f"AUTO_OK_{name.upper()}"] = n
+        auto_ok += n
+    out["AUTO_OK"] = auto_ok
     out["BODY_DELIVERED"] = body
     out["SERIES_BODY"] = series
-    out["AUTO_BEFORE_QUIT"] = auto_total
-    out["SCRAPES_BEFORE_QUIT"] = out.get("AUTO_UP", 0)
-    out["UP_OK"] = query(base, f'sum(sum_over_time(up{{{sel}}}[{range_all}s]))', end)
     out["EXTRA_SAMPLES"] = extra
     for k, v in out.items():
         print(f"{k}={int(round(v))}")

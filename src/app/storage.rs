@@ -95,7 +95,9 @@ impl Storage {
 
 /// Creates `data_dir` and takes an exclusive lock on `data_dir/lock`.
 fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File, AppError> {
-    let fail = |what: &str, e: &dyn std::fmt::Display| AppError::Wal(format!("{what} {}: {e}", data_dir.display()));
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        AppError::Wal(format!("{what} {}: {e}", data_dir.display()))
+    };
     std::fs::create_dir_all(data_dir).map_err(|e| fail("creating", &e))?;
     let path = data_dir.join("lock");
     let file = std::fs::OpenOptions::new()

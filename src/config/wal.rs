@@ -51,3 +51,38 @@ impl Default for WalConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load_str;
+
+    #[track_caller]
+    fn check(yaml: &str, want: Result<WalConfig, &str>) {
+        let got = load_str(yaml, "t.yml").map(|l| l.config.wal).map_err(|e| e.to_string());
+        match (got, want) {
+            (Ok(g), Ok(w)) => assert_eq!(g, w, "{yaml}"),
+            (Err(g), Err(w)) => assert!(g.contains(w), "{yaml}: {g}"),
+            (g, w) => panic!("{yaml}: got {g:?}, want {w:?}"),
+        }
+    }
+
+    #[test]
+    fn wal_block_defaults_and_values() {
+        check("scrape_configs: []\n", Ok(WalConfig::default()));
+        check(
+            "wal: {max_size: 10MB, fsync: always, fsync_interval: 250ms}\n",
+            Ok(WalConfig {
+                max_size: ByteSize(10 << 20),
+                fsync: FsyncMode::Always,
+                fsync_interval: Duration::from_millis(250),
+            }),
+        );
+        check(
+            "wal: {fsync: never}\n",
+            Ok(WalConfig { fsync: FsyncMode::Never, ..WalConfig::default() }),
+        );
+        check("wal: {max_sise: 1GB}\n", Err("t.yml:1:7: "));
+        check("wal: {fsync: sometimes}\n", Err("unknown variant `sometimes`"));
+    }
+}

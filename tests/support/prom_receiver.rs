@@ -3,6 +3,11 @@
 //! so tern's `remote_write` URL stays valid while nothing listens there, and
 //! a restart keeps what was stored (the TSDB replays its own WAL).
 //!
+//! While it is down the port stays bound but not listening, so connections
+//! are refused (as with nothing there) and no other process of a parallel
+//! test can take the port; the binding is released just before Prometheus
+//! starts.
+//!
 //! The receiver scrapes nothing; its query API tells what tern delivered.
 
 use std::collections::BTreeMap;
@@ -11,9 +16,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
+use tokio::net::TcpSocket;
 
 use super::tern_process::read_log;
-use super::{free_port, ChildGuard};
+use super::ChildGuard;
 
 /// A label set as the query API returns it.
 pub type Series = BTreeMap<String, String>;
@@ -25,6 +31,8 @@ pub struct PromReceiver {
     pub port: u16,
     dir: TempDir,
     child: Option<ChildGuard>,
+    /// Holds the port while Prometheus is not running.
+    reserved: Option<TcpSocket>,
     starts: usize,
     client: reqwest::Client,
 }
@@ -34,10 +42,13 @@ impl PromReceiver {
     pub fn new() -> PromReceiver {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("prometheus.yml"), "global: {}\n").expect("write config");
+        let socket = reserve("127.0.0.1:0");
+        let port = socket.local_addr().expect("local address").port();
         PromReceiver {
-            port: free_port(),
+            port,
             dir,
             child: None,
+            reserved: Some(socket),
             starts: 0,
             client: reqwest::Client::new(),
         }
@@ -62,6 +73,7 @@ impl PromReceiver {
         assert!(self.child.is_none(), "receiver already running");
         self.starts += 1;
         let log = std::fs::File::create(self.log_path()).expect("create receiver log");
+        drop(self.reserved.take());
         let child = Command::new("prometheus")
             .arg(format!("--config.file={}", self.dir.path().join("prometheus.yml").display()))
             .arg(format!("--storage.tsdb.path={}", self.dir.path().join("data").display()))
@@ -98,11 +110,12 @@ impl PromReceiver {
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = guard.0.try_wait() {
-                return;
+                break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        drop(guard); // SIGKILL and wait
+        drop(guard); // SIGKILL (if still running) and wait
+        self.reserved = Some(reserve(&format!("127.0.0.1:{}", self.port)));
     }
 
     fn log_path(&self) -> PathBuf {
@@ -149,6 +162,15 @@ impl Default for PromReceiver {
     fn default() -> Self {
         PromReceiver::new()
     }
+}
+
+/// A socket bound to `addr` and not listening: connections are refused.
+fn reserve(addr: &str) -> TcpSocket {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+    let at = addr.parse().expect("socket address");
+    socket.bind(at).unwrap_or_else(|e| panic!("bind {addr}: {e}"));
+    socket
 }
 
 fn range_series(r: &serde_json::Value) -> RangeSeries {

@@ -265,7 +265,11 @@ impl Receiver {
             if Instant::now() >= deadline {
                 let last: Vec<String> =
                     requests.iter().rev().take(12).map(Request::summary).collect();
-                panic!("receiver {}: timed out after {within:?} waiting for {what}; last requests (newest first): {last:#?}", self.addr);
+                let addr = self.addr;
+                panic!(
+                    "receiver {addr}: timed out after {within:?} waiting for {what}; \
+                     last requests, newest first: {last:#?}"
+                );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
