@@ -141,7 +141,7 @@ async fn append_loop(
                 if let Err(e) = w.sync() {
                     tracing::error!(error = %e, "WAL fsync failed");
                 }
-                if ticks % TRUNCATE_EVERY == 0 {
+                if ticks.is_multiple_of(TRUNCATE_EVERY) {
                     if let Err(e) = w.truncate_acknowledged() {
                         tracing::warn!(error = %e, "deleting sent WAL segments failed");
                     }

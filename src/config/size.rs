@@ -124,7 +124,7 @@ impl fmt::Display for ByteSize {
             return f.write_str("0B");
         }
         let mut unit = 0;
-        while n % 1024 == 0 && unit < 6 {
+        while n.is_multiple_of(1024) && unit < 6 {
             n /= 1024;
             unit += 1;
         }
