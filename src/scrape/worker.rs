@@ -72,11 +72,17 @@ pub async fn run(
         let mut batch = scrape_once(&ctx, &mut state, &mut buf, &mut last_len).await;
         let (done, stored) = tokio::sync::oneshot::channel();
         batch.done = Some(done);
-        // The scrape counts as done once the consumer has stored the batch.
-        tokio::select! {
-            biased;
-            _ = cancel.cancelled() => return state,
-            sent = ctx.sink.send(batch) => if sent.is_err() { return state },
+        // The scrape counts as done once the consumer has stored the batch. A
+        // finished scrape is handed on even when cancellation came meanwhile,
+        // unless the channel is full (then waiting would hold up shutdown).
+        match ctx.sink.try_send(batch) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Closed(_)) => return state,
+            Err(mpsc::error::TrySendError::Full(batch)) => tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return state,
+                sent = ctx.sink.send(batch) => if sent.is_err() { return state },
+            },
         }
         tokio::select! {
             biased;

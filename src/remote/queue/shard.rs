@@ -190,7 +190,7 @@ impl SendShared<'_> {
                 Outcome::Aborted => return ShardResult::Aborted,
                 Outcome::Delivered => {}
                 Outcome::Dropped(reason) => self.dropped(&groups, reason),
-                Outcome::Split(status) => match split(groups) {
+                Outcome::Split(status) => match split(groups, status) {
                     Ok((a, b)) => {
                         work.push_front(b);
                         work.push_front(a);
@@ -307,15 +307,17 @@ enum Outcome {
     Aborted,
 }
 
-/// Halves a request: by series when it has several, else by samples.
-/// `Err` gives back a request that cannot be split further.
-fn split(mut groups: Vec<Group>) -> Result<(Vec<Group>, Vec<Group>), Vec<Group>> {
+/// Halves a request: by series when it has several; a single series is
+/// split by samples only on 413 (too large), while on 400 the series itself
+/// is what the receiver rejects. `Err` gives back a request that cannot be
+/// split further.
+fn split(mut groups: Vec<Group>, status: u16) -> Result<(Vec<Group>, Vec<Group>), Vec<Group>> {
     if groups.len() > 1 {
         let b = groups.split_off(groups.len() / 2);
         return Ok((groups, b));
     }
     match groups.pop() {
-        Some(mut g) if g.samples.len() > 1 => {
+        Some(mut g) if g.samples.len() > 1 && status == 413 => {
             let rest = g.samples.split_off(g.samples.len() / 2);
             let b = Group { labels: g.labels.clone(), samples: rest };
             Ok((vec![g], vec![b]))
