@@ -9,7 +9,10 @@
 //!   the backlog drains at least 5x faster than it built up.
 //! - SIGKILL at random moments, the receiver up for some kills and down for
 //!   others: every scrape a process appended arrives, gaps only while no
-//!   tern was running, the WAL opens every time.
+//!   tern was running, the WAL opens every time (`TERN_DURABILITY_SEED`
+//!   repeats a run's kill moments).
+//! - Samples delivered but not yet committed are sent again after a crash;
+//!   the new samples behind those duplicates arrive too.
 //! - A damaged WAL tail (garbage appended, or the last record cut short):
 //!   repaired, counted, and every sample before the damage arrives.
 //! - `wal: max_size` reached with the receiver down: the oldest segments are
@@ -19,188 +22,27 @@
 //! Scrape timestamps are wall-clock milliseconds at scrape start, the same
 //! for every sample of a scrape (the bodies carry no timestamps), so `up`
 //! stands for its scrape and the other series must have the same timestamps.
+//! `TERN_TEST_KEEP=1` keeps the temporary directories (tern's and
+//! Prometheus' logs and data) for a look after a failure.
 
 mod support;
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 
-use support::agent::AUTO_SERIES;
-use support::prom_receiver::{PromReceiver, RangeSeries};
+use support::durability::{
+    assert_regular, assert_small_series_complete, config, last_segment, receiver_rejections,
+    segment_bytes, send_report, tern_kill, wait_for_up_at, Downtime, DELIVERY_WITHIN, INTERVAL_MS,
+    JOB, RANGE, SMALL_BODY, SMALL_SERIES,
+};
+use support::prom_receiver::PromReceiver;
 use support::target_server::{Reply, TargetServer};
-use support::tern_process::{epoch_ms, Metrics, TernProcess, TernSetup};
+use support::tern_process::{epoch_ms, TernSetup};
 
-const JOB: &str = "durability";
-/// `scrape_interval` of every config here.
-const INTERVAL_MS: i64 = 1000;
 /// How long the receiver is down in the first test: the issue asks for 60 s.
 const OUTAGE: Duration = Duration::from_secs(60);
-/// The longest wait for the receiver to hold an expected sample.
-const DELIVERY_WITHIN: Duration = Duration::from_secs(40);
-/// Wide enough for every sample of any test here.
-const RANGE: &str = "15m";
-
-/// Ten series with fixed values.
-const SMALL_BODY: &str = "\
-# HELP durability_gauge A gauge per i.
-# TYPE durability_gauge gauge
-durability_gauge{i=\"0\"} 0.5
-durability_gauge{i=\"1\"} 1.5
-durability_gauge{i=\"2\"} 2.5
-durability_gauge{i=\"3\"} 3.5
-durability_gauge{i=\"4\"} 4.5
-durability_gauge{i=\"5\"} 5.5
-durability_gauge{i=\"6\"} 6.5
-durability_gauge{i=\"7\"} 7.5
-# HELP durability_requests_total Requests by code.
-# TYPE durability_requests_total counter
-durability_requests_total{code=\"200\"} 1027
-durability_requests_total{code=\"500\"} 3
-";
-
-/// `SMALL_BODY`'s series plus the automatic ones.
-const SMALL_SERIES: usize = 10 + AUTO_SERIES.len();
-
-/// One job scraping `target`, one `remote_write` endpoint; `extra` holds
-/// more top-level YAML.
-fn config(target: &TargetServer, receiver: &PromReceiver, extra: &str) -> String {
-    format!(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
-         scrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: [\"{}\"]\n\
-         remote_write:\n  - url: {}\n    name: receiver\n{extra}",
-        target.addr,
-        receiver.write_url(),
-    )
-}
-
-/// The receiver's `up` timestamps of the job, in order.
-async fn up_timestamps(receiver: &PromReceiver) -> Vec<i64> {
-    let series = receiver.range(&format!("up{{job=\"{JOB}\"}}[{RANGE}]")).await;
-    match series.as_slice() {
-        [] => Vec::new(),
-        [(_, samples)] => {
-            assert!(samples.iter().all(|(_, v)| *v == 1.0), "up != 1: {samples:?}");
-            samples.iter().map(|(t, _)| *t).collect()
-        }
-        more => {
-            panic!("one up series expected: {:?}", more.iter().map(|s| &s.0).collect::<Vec<_>>())
-        }
-    }
-}
-
-/// Waits until the receiver holds an `up` sample at or after `ts_ms`;
-/// returns every `up` timestamp.
-async fn wait_for_up_at(receiver: &PromReceiver, ts_ms: i64, tern: &TernProcess) -> Vec<i64> {
-    let deadline = Instant::now() + DELIVERY_WITHIN;
-    loop {
-        let up = up_timestamps(receiver).await;
-        if up.last().is_some_and(|t| *t >= ts_ms) {
-            return up;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "receiver has no up sample at or after {ts_ms} within {DELIVERY_WITHIN:?} \
-             (newest: {:?}); tern metrics:\n{}\ntern log:\n{}",
-            up.last(),
-            tern.metrics().await.dump("prometheus_remote_storage"),
-            tern.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// A span during which no tern ran: killed, then the next one spawned and
-/// ready.
-#[derive(Debug, Clone, Copy)]
-struct Downtime {
-    killed_ms: i64,
-    spawned_ms: i64,
-    ready_ms: i64,
-}
-
-/// Consecutive timestamps are about one interval apart: never closer than
-/// half of it, never further than 1.5x, except across downtimes, where the
-/// last scrape before the first of them is at most 1.5 intervals before its
-/// kill and the first scrape after the last of them at most 1.5 intervals
-/// after that process was ready. (A gap spans several downtimes when a run
-/// between them made no scrape; the callers check each run's count.)
-#[track_caller]
-fn assert_regular(ts: &[i64], downtimes: &[Downtime]) {
-    let max_gap = INTERVAL_MS * 3 / 2;
-    for w in ts.windows(2) {
-        let (a, b) = (w[0], w[1]);
-        assert!(b - a >= INTERVAL_MS / 2, "scrapes {a} and {b} are {} ms apart", b - a);
-        if b - a <= max_gap {
-            continue;
-        }
-        let within: Vec<&Downtime> =
-            downtimes.iter().filter(|d| a <= d.killed_ms && d.spawned_ms <= b).collect();
-        let (Some(first), Some(last)) = (within.first(), within.last()) else {
-            panic!("gap of {} ms between scrapes {a} and {b} while tern was running", b - a);
-        };
-        let killed = first.killed_ms;
-        assert!(a >= killed - max_gap, "scrapes missing before the kill at {killed}: last {a}");
-        let ready = last.ready_ms;
-        assert!(b <= ready + max_gap, "scrapes missing after the start at {ready}: first {b}");
-    }
-    for d in downtimes {
-        let inside: Vec<_> =
-            ts.iter().filter(|t| **t > d.killed_ms && **t < d.spawned_ms).collect();
-        assert!(inside.is_empty(), "samples while no tern ran ({d:?}): {inside:?}");
-    }
-}
-
-/// Every series of the small body (and the automatic ones) holds exactly the
-/// scrape timestamps `want` within `[from, to]`, with the body's values.
-#[track_caller]
-fn assert_small_series_complete(all: &[RangeSeries], want: &[i64], from: i64, to: i64) {
-    let names: BTreeSet<String> = all.iter().map(|(l, _)| l["__name__"].clone()).collect();
-    assert_eq!(all.len(), SMALL_SERIES, "series at the receiver: {names:?}");
-    for (labels, samples) in all {
-        let got: Vec<i64> =
-            samples.iter().map(|(t, _)| *t).filter(|t| (from..=to).contains(t)).collect();
-        assert_eq!(got, want, "timestamps of {labels:?}");
-        let name = labels["__name__"].as_str();
-        let want_value = match name {
-            "durability_gauge" => Some(labels["i"].parse::<f64>().unwrap() + 0.5),
-            "durability_requests_total" if labels["code"] == "200" => Some(1027.0),
-            "durability_requests_total" => Some(3.0),
-            "up" | "scrape_samples_scraped" | "scrape_samples_post_metric_relabeling" => {
-                Some(if name == "up" { 1.0 } else { 10.0 })
-            }
-            _ => None,
-        };
-        if let Some(v) = want_value {
-            assert!(samples.iter().all(|(_, got)| *got == v), "values of {labels:?}: {samples:?}");
-        }
-    }
-}
-
-/// The counters that say what was retried, failed or dropped, one per line.
-fn send_report(m: &Metrics) -> String {
-    [
-        "prometheus_remote_storage_samples_total",
-        "prometheus_remote_storage_samples_retried_total",
-        "prometheus_remote_storage_samples_failed_total",
-        "prometheus_remote_storage_samples_dropped_total",
-        "tern_wal_segments_dropped_total",
-        "tern_wal_samples_dropped_total",
-    ]
-    .iter()
-    .map(|n| format!("  {n} = {}", m.sum(n)))
-    .collect::<Vec<_>>()
-    .join("\n")
-}
-
-async fn receiver_rejections(receiver: &PromReceiver) -> String {
-    let mut lines = receiver.own_metrics("prometheus_tsdb_out_of_").await;
-    lines.extend(receiver.own_metrics("prometheus_tsdb_too_old").await);
-    lines.iter().map(|l| format!("  receiver: {l}")).collect::<Vec<_>>().join("\n")
-}
 
 /// Case 1: the receiver is down for [`OUTAGE`] from tern's start (its port
 /// chosen, nothing listening), then up. Every scrape from before the
@@ -231,14 +73,22 @@ async fn receiver_outage_backlog_arrives_complete_and_drains_5x_faster() {
     let backlog = tern.settled_metrics().await;
     let backlog_ms = backlog.highest_appended_ms();
     let backlog_scrapes = backlog.sum("tern_scrape_scrapes_total");
+    let first = tern
+        .wait_metrics(DELIVERY_WITHIN, "first delivery", |m| {
+            m.sum("prometheus_remote_storage_samples_total") > 0.0
+        })
+        .await;
+    let first_delivery = up_at.elapsed();
     tern.wait_metrics(DELIVERY_WITHIN, "backlog delivered", |m| m.highest_sent_ms() >= backlog_ms)
         .await;
     let drain = up_at.elapsed();
     println!(
         "outage {OUTAGE:?}, backlog {backlog_scrapes} scrapes / {} samples; receiver start {:?}; \
-         drain {drain:?} after the receiver was ready ({:.1}x faster than the outage)",
+         first delivery ({} samples) {first_delivery:?} and backlog drained {drain:?} after the \
+         receiver was ready ({:.1}x faster than the outage)",
         backlog.sum("tern_wal_appended_samples_total"),
         up_at - spawned,
+        first.sum("prometheus_remote_storage_samples_total"),
         OUTAGE.as_secs_f64() / drain.as_secs_f64(),
     );
 
@@ -403,37 +253,92 @@ async fn sigkill_at_random_moments_loses_no_appended_scrape() {
     assert_small_series_complete(&all, &up, 0, last_ms);
 }
 
-/// SIGKILLs `tern`; returns when it was spawned, ready and killed.
-fn tern_kill(tern: TernProcess) -> (SystemTime, SystemTime, SystemTime) {
-    let (spawned, ready) = (tern.spawned, tern.ready);
-    (spawned, ready, tern.kill9())
-}
+/// Case 5, the resend path made deterministic. P0 appends three scrapes
+/// with the receiver down and is killed. A starts with the receiver up,
+/// delivers that backlog in its first chunk, and is killed before its first
+/// cursor commit (commits are at most one per second of the queue's life),
+/// so B sends the backlog again (at least once). B (with the default
+/// `batch_send_deadline`, 5 s, so that its first chunk also holds its own
+/// first scrapes) reads that chunk while the receiver is down; when the
+/// receiver is back, B's first request holds, per series, the three re-sent
+/// samples and then new ones. Prometheus rejects
+/// such a request with 400 ("out of order sample": the older re-sent samples
+/// are behind its newest); the duplicates may be dropped, the new samples
+/// must arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn samples_behind_resent_duplicates_arrive_after_a_crash() {
+    let target = TargetServer::start(Reply::text(SMALL_BODY)).await;
+    let mut receiver = PromReceiver::new();
+    // A delivers its first chunk 100 ms after its start, far from the first
+    // commit (1 s).
+    let extra = "    queue_config:\n      batch_send_deadline: 100ms\n";
+    let mut setup = TernSetup::new(&config(&target, &receiver, extra));
 
-/// The newest segment file under `wal_dir` (names are numbers).
-fn last_segment(wal_dir: &Path) -> PathBuf {
-    let mut segments: Vec<(u64, PathBuf)> = std::fs::read_dir(wal_dir)
-        .expect("read WAL dir")
-        .filter_map(|e| {
-            let e = e.ok()?;
-            let n = e.file_name().to_str()?.parse::<u64>().ok()?;
-            e.file_type().ok()?.is_file().then(|| (n, e.path()))
-        })
-        .collect();
-    segments.sort();
-    segments.pop().expect("a segment file").1
-}
+    let p0 = setup.start().await;
+    p0.wait_metrics(Duration::from_secs(10), "3 scrapes", |m| {
+        m.sum("tern_scrape_scrapes_total") >= 3.0
+    })
+    .await;
+    let p0_scrapes = p0.settled_metrics().await.sum("tern_scrape_scrapes_total");
+    let p0_killed = tern_kill(p0).2;
 
-/// The bytes of every segment file under `wal_dir` (cursors excluded).
-fn segment_bytes(wal_dir: &Path) -> (u64, u64) {
-    let Ok(entries) = std::fs::read_dir(wal_dir) else { return (0, 0) };
-    let sizes: Vec<u64> = entries
-        .filter_map(|e| {
-            let e = e.ok()?;
-            e.file_name().to_str()?.parse::<u64>().ok()?;
-            Some(e.metadata().ok()?.len())
+    receiver.start().await;
+    let a = setup.start().await;
+    let backlog = p0_scrapes * SMALL_SERIES as f64;
+    let delivered = a
+        .wait_metrics(Duration::from_secs(10), "backlog delivered", |m| {
+            m.sum("prometheus_remote_storage_samples_total") >= backlog
         })
-        .collect();
-    (sizes.iter().sum(), sizes.iter().copied().max().unwrap_or(0))
+        .await;
+    let a_scrapes = a.settled_metrics().await.sum("tern_scrape_scrapes_total");
+    let (a_spawned, a_ready, a_killed) = tern_kill(a);
+    let commits = delivered.sum("tern_remote_cursor_commits_total");
+    println!(
+        "P0: {p0_scrapes} scrapes, receiver down; A: {} samples delivered {:?} after its start, \
+         {commits} cursor commits, {a_scrapes} scrapes, SIGKILL",
+        delivered.sum("prometheus_remote_storage_samples_total"),
+        a_killed.duration_since(a_spawned).unwrap_or_default(),
+    );
+    assert_eq!(commits, 0.0, "precondition: A is killed before its first cursor commit");
+
+    receiver.stop().await;
+    setup.write_config(&config(&target, &receiver, ""));
+    let b = setup.start().await;
+    b.wait_metrics(Duration::from_secs(15), "first chunk tried", |m| {
+        m.sum("prometheus_remote_storage_samples_retried_total") > 0.0
+    })
+    .await;
+    receiver.start().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let m = b.settled_metrics().await;
+    let b_last = m.highest_appended_ms();
+    let b_scrapes = m.sum("tern_scrape_scrapes_total") as usize;
+    let up = wait_for_up_at(&receiver, b_last, &b).await;
+    let up: Vec<i64> = up.into_iter().filter(|t| *t <= b_last).collect();
+    println!(
+        "B: {b_scrapes} scrapes; {} up samples at the receiver\n{}\n{}",
+        up.len(),
+        send_report(&b.metrics().await),
+        receiver_rejections(&receiver).await,
+    );
+    let b_made: Vec<i64> = up.iter().copied().filter(|t| *t >= epoch_ms(b.spawned)).collect();
+    assert_eq!(b_made.len(), b_scrapes, "B's scrapes at the receiver: {b_made:?}");
+    let downtimes = [
+        Downtime {
+            killed_ms: epoch_ms(p0_killed),
+            spawned_ms: epoch_ms(a_spawned),
+            ready_ms: epoch_ms(a_ready),
+        },
+        Downtime {
+            killed_ms: epoch_ms(a_killed),
+            spawned_ms: epoch_ms(b.spawned),
+            ready_ms: epoch_ms(b.ready),
+        },
+    ];
+    assert_eq!(up.len(), p0_scrapes as usize + a_scrapes as usize + b_scrapes, "all scrapes");
+    assert_regular(&up, &downtimes);
+    let all = receiver.range(&format!("{{job=\"{JOB}\"}}[{RANGE}]")).await;
+    assert_small_series_complete(&all, &up, 0, b_last);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

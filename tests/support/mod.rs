@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 pub mod agent;
+pub mod durability;
 pub mod prom_receiver;
 pub mod prometheus;
 pub mod receiver;

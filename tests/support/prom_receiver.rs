@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use tokio::net::TcpSocket;
 
-use super::tern_process::read_log;
+use super::tern_process::{keep_if_asked, read_log};
 use super::ChildGuard;
 
 /// A label set as the query API returns it.
@@ -40,7 +40,7 @@ pub struct PromReceiver {
 impl PromReceiver {
     /// Picks the port and the directory; starts nothing.
     pub fn new() -> PromReceiver {
-        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = keep_if_asked(tempfile::tempdir().expect("temp dir"));
         std::fs::write(dir.path().join("prometheus.yml"), "global: {}\n").expect("write config");
         let socket = reserve("127.0.0.1:0");
         let port = socket.local_addr().expect("local address").port();

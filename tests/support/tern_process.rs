@@ -5,6 +5,7 @@
 //! Each process listens on its own free port and logs (stderr) to its own
 //! file in the temporary directory, which failure messages quote. Every wait
 //! has a deadline; the child is killed when its [`TernProcess`] is dropped.
+//! With `TERN_TEST_KEEP` set, the temporary directories are kept.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -30,11 +31,16 @@ impl TernSetup {
     /// Writes `config_yaml` to a new temporary directory; the data directory
     /// is `<tmp>/data` (created by tern).
     pub fn new(config_yaml: &str) -> TernSetup {
-        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = keep_if_asked(tempfile::tempdir().expect("temp dir"));
         let config = dir.path().join("tern.yml");
         std::fs::write(&config, config_yaml).expect("write tern.yml");
         let data_dir = dir.path().join("data");
         TernSetup { dir, config, data_dir, runs: 0 }
+    }
+
+    /// Rewrites the config file (for the next start).
+    pub fn write_config(&self, config_yaml: &str) {
+        std::fs::write(&self.config, config_yaml).expect("write tern.yml");
     }
 
     /// `<data-dir>/wal`.
@@ -196,6 +202,16 @@ impl TernProcess {
         assert!(!status.success(), "tern exited normally after SIGKILL: {status}");
         at
     }
+}
+
+/// With `TERN_TEST_KEEP` set, `dir` (logs, data) is kept after the test and
+/// its path printed.
+pub fn keep_if_asked(mut dir: TempDir) -> TempDir {
+    if std::env::var_os("TERN_TEST_KEEP").is_some() {
+        dir.disable_cleanup(true);
+        println!("TERN_TEST_KEEP: keeping {}", dir.path().display());
+    }
+    dir
 }
 
 /// The lines of a log file, or a note that it is unreadable.

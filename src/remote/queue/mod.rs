@@ -46,6 +46,8 @@ pub struct EndpointQueue {
     pub reader: WalReader,
     pub cursor: Cursor,
     pub metrics: RemoteMetrics,
+    /// How much of `reader.skipped_samples()` is already counted.
+    pub skipped_counted: u64,
 }
 
 /// How the queue is asked to stop.
@@ -94,6 +96,7 @@ impl EndpointQueue {
                 Some(c) => c,
                 None => break,
             };
+            self.count_skipped(&endpoint);
             let Some(end) = chunk.last().map(|s| s.end) else { break };
             self.metrics.samples_pending.get_or_create(&endpoint).set(chunk.len() as i64);
             let parts = self.split(chunk, shards, &endpoint);
@@ -116,6 +119,20 @@ impl EndpointQueue {
         }
         if let Some(end) = committed {
             self.commit(end, &endpoint);
+        }
+    }
+
+    /// Samples the WAL's size bound deleted before this endpoint read them.
+    fn count_skipped(&mut self, endpoint: &Endpoint) {
+        let skipped = self.reader.skipped_samples();
+        if skipped > self.skipped_counted {
+            let labels = EndpointReason {
+                remote_name: endpoint.remote_name.clone(),
+                url: endpoint.url.clone(),
+                reason: "wal_size_bound".into(),
+            };
+            self.metrics.samples_dropped.get_or_create(&labels).inc_by(skipped - self.skipped_counted);
+            self.skipped_counted = skipped;
         }
     }
 
@@ -163,7 +180,10 @@ impl EndpointQueue {
             }
             let deadline = self.queue.batch_send_deadline;
             let remaining = first_at.map(|t| deadline.saturating_sub(t.elapsed()));
-            if remaining == Some(Duration::ZERO) {
+            // Samples already older than the deadline (a backlog) go at once.
+            let oldest_age = chunk.first().map(|s| crate::scrape::worker::now_ms() - s.timestamp_ms);
+            let stale_chunk = oldest_age.is_some_and(|age| age >= deadline.as_millis() as i64);
+            if remaining == Some(Duration::ZERO) || stale_chunk {
                 return Some((chunk, false));
             }
             if stop.drain.is_cancelled() {

@@ -307,9 +307,11 @@ enum Outcome {
     Aborted,
 }
 
-/// Halves a request: by series when it has several; a single series is
-/// split by samples only on 413 (too large), while on 400 the series itself
-/// is what the receiver rejects. `Err` gives back a request that cannot be
+/// Halves a request: by series when it has several, then by samples, down to
+/// the one sample a receiver refuses. On 400 the samples of one series matter
+/// too: after a crash a request may hold a re-sent sample the receiver
+/// already has older data for ("out of order") ahead of new samples, and only
+/// the refused ones may be dropped. `Err` gives back a request that cannot be
 /// split further.
 fn split(mut groups: Vec<Group>, status: u16) -> Result<(Vec<Group>, Vec<Group>), Vec<Group>> {
     if groups.len() > 1 {
@@ -317,7 +319,7 @@ fn split(mut groups: Vec<Group>, status: u16) -> Result<(Vec<Group>, Vec<Group>)
         return Ok((groups, b));
     }
     match groups.pop() {
-        Some(mut g) if g.samples.len() > 1 && status == 413 => {
+        Some(mut g) if g.samples.len() > 1 && (status == 413 || status == 400) => {
             let rest = g.samples.split_off(g.samples.len() / 2);
             let b = Group { labels: g.labels.clone(), samples: rest };
             Ok((vec![g], vec![b]))
