@@ -32,6 +32,9 @@ pip_install() { # pip_install MODULE PACKAGE
 apt_install prometheus-node-exporter prometheus-node-exporter
 apt_install prometheus prometheus
 pip_install prometheus_client prometheus_client
+# botocore's SigV4 signer verifies tern's signatures in the AWS stand-ins
+# (tests/support/aws_standin.py).
+pip_install botocore botocore
 
 test -d ../shared/testdata/openmetrics-parsers \
     || { echo "missing ../shared/testdata/openmetrics-parsers (the OpenMetrics conformance suite)" >&2; exit 1; }

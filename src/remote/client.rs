@@ -13,7 +13,9 @@
 //!
 //! plus the configured `headers` and `http_headers` (which can never replace
 //! the headers above: building the client refuses them) and authentication
-//! (`basic_auth`, `authorization`, `bearer_token(_file)`). The request
+//! (`basic_auth`, `authorization`, `bearer_token(_file)`, or `sigv4`:
+//! [`super::sigv4`] signs each attempt after everything else is final, and
+//! [`Signer::observe`] reads its 401/403 answers). The request
 //! times out after `remote_timeout`. TLS and proxy settings come from the
 //! endpoint's HTTP client config ([`crate::http_client`]).
 //!
@@ -36,7 +38,9 @@ use reqwest::header::{
 
 use crate::config::RemoteWriteConfig;
 use crate::http_client::{build_client, Auth, USER_AGENT_VALUE};
+use crate::remote::metrics::RemoteMetrics;
 use crate::remote::retry::{self, RetryAction};
+use crate::remote::sigv4::{Rejection, Signer};
 
 /// `X-Prometheus-Remote-Write-Version`, sent with every request.
 pub const REMOTE_WRITE_VERSION_HEADER: &str = "x-prometheus-remote-write-version";
@@ -67,9 +71,6 @@ const OWN_HEADERS: [&str; 9] = [
 pub enum ClientError {
     #[error("remote_write {endpoint}: invalid url: {message}")]
     Url { endpoint: String, message: String },
-    /// The SigV4 issue replaces this with a signer (see `RemoteClient::try_new`).
-    #[error("remote_write {endpoint}: sigv4 is not supported yet")]
-    SigV4NotSupported { endpoint: String },
     #[error("remote_write {endpoint}: header {name:?}: {message}")]
     Header { endpoint: String, name: String, message: String },
     #[error("remote_write {endpoint}: {message}")]
@@ -90,15 +91,23 @@ pub struct SendOutcome {
     pub body_snippet: String,
     /// Why there was no response: connection, timeout, credentials.
     pub error: Option<String>,
+    /// A 401/403 that SigV4 recognised (expired or invalid credentials,
+    /// access denied): retried instead of dropped.
+    pub sigv4_rejection: Option<Rejection>,
 }
 
 impl SendOutcome {
     /// What the queue does next, by [`retry::classify`]; no response is
     /// [`RetryAction::NETWORK_ERROR`].
     pub fn action(&self, retry_on_http_429: bool, now: SystemTime) -> RetryAction {
-        match self.status {
-            Some(status) => retry::classify(status, &self.headers, retry_on_http_429, now),
-            None => RetryAction::NETWORK_ERROR,
+        match (self.status, self.sigv4_rejection) {
+            // The batch is not at fault: see `remote::sigv4` on why both
+            // kinds are retried.
+            (Some(_), Some(_)) => {
+                RetryAction::Retry { after: retry::retry_after(&self.headers, now) }
+            }
+            (Some(status), None) => retry::classify(status, &self.headers, retry_on_http_429, now),
+            (None, _) => RetryAction::NETWORK_ERROR,
         }
     }
 
@@ -117,6 +126,8 @@ pub struct RemoteClient {
     url: reqwest::Url,
     client: reqwest::Client,
     auth: Auth,
+    /// Signs every attempt when `sigv4` is configured (then `auth` is `None`).
+    sigv4: Option<Signer>,
     /// Every request's headers: configured ones, then the protocol's.
     headers: HeaderMap,
     /// `http_headers` values read from files at each request.
@@ -129,6 +140,14 @@ impl RemoteClient {
     /// Reads TLS files and `username_file` now; other credential files are
     /// read at each request.
     pub fn try_new(config: &RemoteWriteConfig) -> Result<RemoteClient, ClientError> {
+        RemoteClient::try_new_with_metrics(config, &RemoteMetrics::default())
+    }
+
+    /// [`RemoteClient::try_new`], counting into `metrics` (SigV4's own).
+    pub fn try_new_with_metrics(
+        config: &RemoteWriteConfig,
+        metrics: &RemoteMetrics,
+    ) -> Result<RemoteClient, ClientError> {
         let url = reqwest::Url::parse(&config.url);
         let endpoint = match (&config.name, &url) {
             (Some(name), _) if !name.is_empty() => name.clone(),
@@ -138,19 +157,18 @@ impl RemoteClient {
         let url = url
             .map_err(|e| ClientError::Url { endpoint: endpoint.clone(), message: e.to_string() })?;
         let http = |message: String| ClientError::Http { endpoint: endpoint.clone(), message };
-        let auth = match &config.sigv4 {
-            // SigV4 seam: the SigV4 issue builds its signer here (credentials
-            // chain, region, service) and signs in `send`, after the body and
-            // every other header are final.
-            Some(_sigv4) => {
-                return Err(ClientError::SigV4NotSupported { endpoint: endpoint.clone() })
+        let (auth, sigv4) = match &config.sigv4 {
+            // Signs in `send`, after the body and every other header are final.
+            Some(sigv4) => {
+                let remote_name = crate::remote::manager::endpoint_name(config);
+                (Auth::None, Some(Signer::new(sigv4, &remote_name, metrics.sigv4.clone())))
             }
-            None => Auth::from_config(&config.http_client).map_err(http)?,
+            None => (Auth::from_config(&config.http_client).map_err(http)?, None),
         };
         let (headers, header_files) = request_headers(config, &endpoint)?;
         let client = build_client(&config.http_client, false).map_err(http)?;
         let timeout = config.remote_timeout;
-        Ok(RemoteClient { endpoint, url, client, auth, headers, header_files, timeout })
+        Ok(RemoteClient { endpoint, url, client, auth, sigv4, headers, header_files, timeout })
     }
 
     /// The endpoint's name, or its URL without password: for logs.
@@ -166,21 +184,38 @@ impl RemoteClient {
             .post(self.url.clone())
             .headers(self.headers.clone())
             .timeout(self.timeout)
-            .body(body);
+            .body(body.clone());
         for (name, path) in &self.header_files {
             match read_header_file(path) {
                 Ok(value) => request = request.header(name, value),
                 Err(e) => return SendOutcome::failed(e),
             }
         }
-        let request = match self.auth.apply(request) {
+        let mut request = match self.auth.apply(request) {
             Ok(request) => request,
             Err(e) => return SendOutcome::failed(e.to_string()),
         };
-        match request.send().await {
+        let mut signed = None;
+        if let Some(signer) = &self.sigv4 {
+            match signer.sign(&self.url, &body).await {
+                Ok(s) => {
+                    for (name, value) in &s.headers {
+                        request = request.header(name, value.clone());
+                    }
+                    signed = Some(s);
+                }
+                Err(e) => return SendOutcome::failed(e.to_string()),
+            }
+        }
+        let mut outcome = match request.send().await {
             Ok(response) => read_response(response).await,
             Err(e) => SendOutcome::failed(describe(&e, self.timeout)),
+        };
+        if let (Some(signer), Some(signed), Some(status)) = (&self.sigv4, &signed, outcome.status) {
+            outcome.sigv4_rejection =
+                signer.observe(signed, status, &outcome.headers, &mut outcome.body_snippet);
         }
+        outcome
     }
 }
 
@@ -191,6 +226,7 @@ impl fmt::Debug for RemoteClient {
             .field("endpoint", &self.endpoint)
             .field("url", &redacted(&self.url))
             .field("auth", &self.auth)
+            .field("sigv4", &self.sigv4)
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("header_files", &self.header_files)
             .field("timeout", &self.timeout)
@@ -276,7 +312,7 @@ async fn read_response(mut response: reqwest::Response) -> SendOutcome {
         }
     }
     let body_snippet = String::from_utf8_lossy(&snippet).into_owned();
-    SendOutcome { status: Some(status), headers, body_snippet, error: None }
+    SendOutcome { status: Some(status), headers, body_snippet, ..SendOutcome::default() }
 }
 
 /// A transport error by its root cause (`Connection refused (os error
@@ -312,13 +348,29 @@ mod tests {
     }
 
     #[test]
-    fn sigv4_is_refused_until_supported() {
-        let err = RemoteClient::try_new(&config(
+    fn sigv4_builds_a_signer_that_shows_no_secret() {
+        let client = RemoteClient::try_new(&config(
             "url: https://aps-workspaces.eu-west-1.amazonaws.com/api/v1/remote_write\n\
-             name: amp\nsigv4: {region: eu-west-1}",
+             name: amp\nsigv4: {region: eu-west-1, access_key: AKIAEXAMPLE12345, secret_key: sk-9876}",
         ))
-        .unwrap_err();
-        assert_eq!(err.to_string(), "remote_write amp: sigv4 is not supported yet");
+        .unwrap();
+        let debug = format!("{client:?}");
+        assert!(debug.contains("Signer") && debug.contains("AKIA…2345"), "{debug}");
+        assert!(!debug.contains("sk-9876") && !debug.contains("AKIAEXAMPLE12345"), "{debug}");
+    }
+
+    #[test]
+    fn sigv4_rejections_are_retried_other_403s_dropped() {
+        let now = SystemTime::now();
+        let mut outcome = SendOutcome { status: Some(403), ..SendOutcome::default() };
+        assert!(matches!(outcome.action(true, now), RetryAction::Drop { .. }));
+        outcome.sigv4_rejection = Some(Rejection::AccessDenied);
+        assert_eq!(outcome.action(true, now), RetryAction::Retry { after: None });
+        outcome.headers.insert(reqwest::header::RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(
+            outcome.action(true, now),
+            RetryAction::Retry { after: Some(Duration::from_secs(3)) }
+        );
     }
 
     #[test]

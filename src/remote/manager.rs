@@ -75,7 +75,7 @@ impl Manager {
                 .get(name)
                 .is_some_and(|r| r.config == **config && r.external == *external);
             if !unchanged {
-                let client = RemoteClient::try_new(config)
+                let client = RemoteClient::try_new_with_metrics(config, &self.metrics)
                     .map_err(|e| format!("remote_write {name:?}: {e}"))?;
                 let series = EndpointQueue::series_labels(external, config)
                     .map_err(|e| format!("remote_write {name:?}: {e}"))?;
@@ -108,6 +108,7 @@ impl Manager {
                 reader,
                 cursor,
                 metrics: self.metrics.clone(),
+                skipped_counted: 0,
             };
             let stop = Stop::default();
             let task = tokio::spawn(queue.run(stop.clone()));

@@ -43,6 +43,8 @@ pub struct RemoteMetrics {
     pub highest_sent: Family<Endpoint, FloatGauge>,
     pub highest_appended: FloatGauge,
     pub cursor_commits: Family<Endpoint, Counter>,
+    /// `tern_remote_sigv4_*`, registered by [`super::sigv4::SigV4Metrics`].
+    pub sigv4: super::sigv4::SigV4Metrics,
 }
 
 impl RemoteMetrics {
@@ -93,6 +95,7 @@ impl RemoteMetrics {
             "Durable WAL read positions written",
             m.cursor_commits.clone(),
         );
+        m.sigv4.register(registry);
         m
     }
 }

@@ -14,7 +14,8 @@
 //! - A failed refresh never replaces credentials: the last good ones keep
 //!   being served (even past their expiry: the receiver decides, and the
 //!   queue retries), and the next attempt waits a backoff (1 s doubling to
-//!   60 s) so a broken source is not hammered.
+//!   60 s) so a broken source is not hammered; a change of the shared files
+//!   ends the wait.
 //! - A rejection names the credentials' generation: refusing credentials
 //!   that were already replaced changes nothing, and forced refreshes happen
 //!   at most once per [`Timing::min_forced_interval`].
@@ -27,11 +28,10 @@ use std::time::{Duration, SystemTime};
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_credential_types::Credentials;
-use aws_smithy_types::error::display::DisplayErrorContext;
 
 use super::metrics::SigV4Metrics;
 use super::profile::FileWatch;
-use super::{masked, SigV4Error};
+use super::{error_chain, masked, SigV4Error};
 
 /// The wall clock (tests pass a fake one).
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
@@ -123,6 +123,16 @@ pub struct Current {
     pub generation: u64,
     /// When to refresh ahead of expiry (`None`: no expiry).
     pub refresh_at: Option<SystemTime>,
+}
+
+impl std::fmt::Debug for Current {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Current")
+            .field("access_key_id", &masked(self.creds.access_key_id()))
+            .field("generation", &self.generation)
+            .field("refresh_at", &self.refresh_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The cache's state, behind a `std` mutex held only between awaits.
@@ -267,11 +277,8 @@ impl CredentialCache {
         self.poll_files().await;
         let decision = decide(&self.lock(), (self.clock)(), &self.timing);
         if let Decision::Refresh { wait, .. } = decision {
-            let guard = if wait {
-                Some(self.refresh.lock().await)
-            } else {
-                self.refresh.try_lock().ok()
-            };
+            let guard =
+                if wait { Some(self.refresh.lock().await) } else { self.refresh.try_lock().ok() };
             if let Some(_guard) = guard {
                 // Decided again under the lock: the refresh this caller
                 // waited for may have made this one unnecessary.
@@ -309,7 +316,11 @@ impl CredentialCache {
                 remote_name = %self.remote_name,
                 "sigv4: the shared AWS config or credentials file changed; reloading credentials"
             );
-            self.lock().stale = Some(Trigger::FilesChanged);
+            let mut s = self.lock();
+            s.stale = Some(Trigger::FilesChanged);
+            // New content is news: worth trying at once, even right after a
+            // failed refresh (of a half-written file, say).
+            s.next_attempt = None;
         }
     }
 
@@ -323,7 +334,7 @@ impl CredentialCache {
         let now = (self.clock)();
         let result = match loaded {
             Ok(Ok(creds)) => Ok(creds),
-            Ok(Err(e)) => Err(DisplayErrorContext(&e).to_string()),
+            Ok(Err(e)) => Err(error_chain(&e)),
             Err(_) => Err(format!("no answer within {:?}", self.timing.refresh_timeout)),
         };
         match result {

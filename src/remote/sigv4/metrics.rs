@@ -79,7 +79,8 @@ impl SigV4Metrics {
 
     pub(crate) fn refreshed(&self, remote_name: &str, ok: bool) {
         let result = if ok { "success" } else { "failure" };
-        let labels = RemoteResult { remote_name: remote_name.to_owned(), result: result.to_owned() };
+        let labels =
+            RemoteResult { remote_name: remote_name.to_owned(), result: result.to_owned() };
         self.credential_refreshes.get_or_create(&labels).inc();
     }
 
@@ -88,7 +89,8 @@ impl SigV4Metrics {
     }
 
     pub(crate) fn rejected(&self, remote_name: &str, reason: &str) {
-        let labels = RemoteReason { remote_name: remote_name.to_owned(), reason: reason.to_owned() };
+        let labels =
+            RemoteReason { remote_name: remote_name.to_owned(), reason: reason.to_owned() };
         self.credentials_rejected.get_or_create(&labels).inc();
     }
 

@@ -79,10 +79,7 @@ const MESSAGES: [(&str, Rejection); 5] = [
         "security token included in the request is invalid",
         Rejection::Credentials(Problem::UnrecognizedClient),
     ),
-    (
-        "signature we calculated does not match",
-        Rejection::Credentials(Problem::InvalidSignature),
-    ),
+    ("signature we calculated does not match", Rejection::Credentials(Problem::InvalidSignature)),
     ("is not authorized to perform", Rejection::AccessDenied),
 ];
 
@@ -131,8 +128,12 @@ pub fn classify(status: u16, headers: &HeaderMap, body: &str) -> Option<Rejectio
 /// Markers after which AWS error messages quote the canonical request or
 /// the string to sign, which hold every signed header's value, the session
 /// token among them (compared in lower case).
-const CANONICAL_MARKERS: [&str; 4] =
-    ["the canonical string for this request", "canonical request", "string-to-sign", "stringtosign"];
+const CANONICAL_MARKERS: [&str; 4] = [
+    "the canonical string for this request",
+    "canonical request",
+    "string-to-sign",
+    "stringtosign",
+];
 
 /// The shortest tail of `text` that is taken for a cut-off secret.
 const MIN_SECRET_PREFIX: usize = 6;
@@ -150,9 +151,9 @@ pub fn scrub(text: &mut String, secrets: &[&str]) {
         if text.contains(secret) {
             *text = text.replace(secret, "<redacted>");
         }
-        let longest = (MIN_SECRET_PREFIX..secret.len()).rev().find(|&n| {
-            secret.is_char_boundary(n) && text.ends_with(&secret[..n])
-        });
+        let longest = (MIN_SECRET_PREFIX..secret.len())
+            .rev()
+            .find(|&n| secret.is_char_boundary(n) && text.ends_with(&secret[..n]));
         if let Some(n) = longest {
             text.truncate(text.len() - n);
             text.push_str("<redacted>");
