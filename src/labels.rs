@@ -162,6 +162,8 @@ impl LabelsBuilder {
     pub fn build(mut self) -> Labels {
         self.labels.retain(|l| !l.value.is_empty());
         self.labels.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        // Label sets live as long as their series: no spare capacity.
+        self.labels.shrink_to_fit();
         Labels(self.labels)
     }
 }

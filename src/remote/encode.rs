@@ -96,7 +96,21 @@ impl Encoder {
     where
         I: IntoIterator<Item = (&'a Labels, &'a [SampleValue])>,
     {
-        write_request(&mut self.raw, series);
+        self.encode_with_external(series, &Labels::new())
+    }
+
+    /// As [`encode`](Self::encode), with `external` labels merged into every
+    /// series while writing (a series' own label of the same name wins), so
+    /// no merged copy of each label set has to exist in memory.
+    pub fn encode_with_external<'a, I>(
+        &mut self,
+        series: I,
+        external: &Labels,
+    ) -> Result<&[u8], EncodeError>
+    where
+        I: IntoIterator<Item = (&'a Labels, &'a [SampleValue])>,
+    {
+        write_request(&mut self.raw, series, external);
         // 0 when the input is too big: `compress` then says so.
         let max = snap::raw::max_compress_len(self.raw.len());
         if self.compressed.len() < max {
@@ -115,7 +129,7 @@ impl Encoder {
     where
         I: IntoIterator<Item = (&'a Labels, &'a [SampleValue])>,
     {
-        write_request(&mut self.raw, series);
+        write_request(&mut self.raw, series, &Labels::new());
         &self.raw
     }
 
@@ -128,7 +142,7 @@ impl Encoder {
 /// Bytes one series adds to a `WriteRequest` before compression (its
 /// field key and length included): lets a batcher bound request size.
 pub fn encoded_len(labels: &Labels, samples: &[SampleValue]) -> usize {
-    let body = time_series_len(labels, samples);
+    let body = time_series_len(labels, &Labels::new(), samples);
     1 + encoded_len_varint(body as u64) + body
 }
 
@@ -139,7 +153,7 @@ pub fn decode(body: &[u8]) -> Result<prompb::WriteRequest, DecodeError> {
     Ok(prompb::WriteRequest::decode(raw.as_slice())?)
 }
 
-fn write_request<'a, I>(buf: &mut Vec<u8>, series: I)
+fn write_request<'a, I>(buf: &mut Vec<u8>, series: I, external: &Labels)
 where
     I: IntoIterator<Item = (&'a Labels, &'a [SampleValue])>,
 {
@@ -150,8 +164,8 @@ where
             "BUG: samples of {labels} out of timestamp order"
         );
         buf.push(WRITE_REQUEST_TIMESERIES);
-        encode_varint(time_series_len(labels, samples) as u64, buf);
-        for label in labels {
+        encode_varint(time_series_len(labels, external, samples) as u64, buf);
+        for label in merged(labels, external) {
             buf.push(TIME_SERIES_LABELS);
             encode_varint(label_len(label) as u64, buf);
             write_string(buf, LABEL_NAME, &label.name);
@@ -165,9 +179,28 @@ where
     }
 }
 
+/// The labels of `own` and those of `external` whose names `own` lacks, in
+/// name order (both are sorted).
+fn merged<'a>(own: &'a Labels, external: &'a Labels) -> impl Iterator<Item = &'a Label> {
+    let mut a = own.iter().peekable();
+    let mut b = external.iter().peekable();
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(x), Some(y)) => match x.name.cmp(&y.name) {
+            std::cmp::Ordering::Less => a.next(),
+            std::cmp::Ordering::Greater => b.next(),
+            std::cmp::Ordering::Equal => {
+                b.next();
+                a.next()
+            }
+        },
+        (Some(_), None) => a.next(),
+        (None, _) => b.next(),
+    })
+}
+
 /// Length of a `TimeSeries` message body.
-fn time_series_len(labels: &Labels, samples: &[SampleValue]) -> usize {
-    let labels: usize = labels.iter().map(|l| nested_len(label_len(l))).sum();
+fn time_series_len(labels: &Labels, external: &Labels, samples: &[SampleValue]) -> usize {
+    let labels: usize = merged(labels, external).map(|l| nested_len(label_len(l))).sum();
     let samples: usize = samples.iter().map(|s| nested_len(sample_len(s))).sum();
     labels + samples
 }
@@ -323,6 +356,19 @@ mod tests {
         let req = prompb::WriteRequest::decode(raw.as_slice()).unwrap();
         assert_eq!(decoded(&req), expected(&batch));
         assert_eq!(decoded(&decode(&body).unwrap()), expected(&batch));
+    }
+
+    #[test]
+    fn external_labels_are_merged_in_name_order_and_the_series_wins() {
+        let own = Labels::from_pairs([("__name__", "up"), ("env", "dev")]);
+        let external = Labels::from_pairs([("env", "prod"), ("replica", "a"), ("aaa", "1")]);
+        let samples = [SampleValue { timestamp_ms: 1, value: 1.0 }];
+        let mut enc = Encoder::new();
+        let body = enc.encode_with_external([(&own, &samples[..])], &external).unwrap().to_vec();
+        let req = decode(&body).unwrap();
+        let got: Vec<(&str, &str)> =
+            req.timeseries[0].labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+        assert_eq!(got, [("__name__", "up"), ("aaa", "1"), ("env", "dev"), ("replica", "a")]);
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! | 5xx               | `Retry`, after `Retry-After` when the server sent it |
 //! | 429               | `Retry` honouring `Retry-After` if `retry_on_http_429`, else `Drop` |
 //! | 400, 413          | `Split`                                             |
-//! | 401, 403          | `Drop` (`Unauthorized`, `Forbidden`)                |
+//! | 401, 403          | `Drop` (`Unauthorized`, `Forbidden`); with SigV4, `Retry` when the answer says the credentials expired or were refused, or access was denied (decided from the body too, by `SendOutcome::action` and `sigv4::rejection::classify`) |
 //! | other             | `Drop` with the status                              |
 //! | no response       | `Retry` ([`RetryAction::NETWORK_ERROR`])            |
 //!
@@ -123,9 +123,10 @@ pub fn classify(
         500..=599 => RetryAction::Retry { after: retry_after(headers, now) },
         429 if retry_on_http_429 => RetryAction::Retry { after: retry_after(headers, now) },
         400 | 413 => RetryAction::Split,
-        // 401 and 403 land here: SigV4 refines them (an expired session
-        // token is worth one retry after refreshing credentials) with an arm
-        // of its own above this one.
+        // 401 and 403 land here. With SigV4, `SendOutcome::action` retries
+        // those the body or `x-amzn-ErrorType` names as an expired or refused
+        // token or signature, or as access denied, before asking this
+        // function (`remote::sigv4::rejection`).
         other => RetryAction::Drop { reason: DropReason::from_status(other) },
     }
 }

@@ -15,7 +15,7 @@
 //!   scraped sample: every series of the last scrape gets a stale marker and
 //!   `up` is 0, exactly as Prometheus appends an empty scrape.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::Arc;
 
 use crate::exposition::{Entry, Format, Parser, STALE_NAN_BITS};

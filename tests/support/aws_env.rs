@@ -304,7 +304,7 @@ pub fn base_env(home: &Path) -> Vec<(String, String)> {
         ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
         ("HOME".into(), home.display().to_string()),
         ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-        ("TERN_LOG".into(), "trace".into()),
+        ("TERN_LOG".into(), "info".into()),
     ]
 }
 

@@ -9,8 +9,9 @@
 //! (counted), commits the chunk's end as the endpoint's WAL position. A crash
 //! therefore re-sends at most the chunks after the last commit (at least once,
 //! never lost). The next chunk may use another shard count: when the chunk
-//! filled at once (a backlog) the shards double up to `max_shards`; when the
-//! queue is caught up they shrink by one down to `min_shards`.
+//! filled at once with samples older than `batch_send_deadline` (a backlog)
+//! the shards double up to `max_shards`; otherwise they shrink by one down to
+//! `min_shards`. Fewer shards mean fewer, larger requests that compress better.
 //!
 //! Endpoints never wait for each other: each has its own reader and task.
 
@@ -87,6 +88,7 @@ impl EndpointQueue {
             &self.queue,
             self.metrics.clone(),
             endpoint.clone(),
+            self.series.external().clone(),
         );
         let mut committed: Option<Position> = None;
         let mut last_commit = Instant::now();
@@ -131,7 +133,10 @@ impl EndpointQueue {
                 url: endpoint.url.clone(),
                 reason: "wal_size_bound".into(),
             };
-            self.metrics.samples_dropped.get_or_create(&labels).inc_by(skipped - self.skipped_counted);
+            self.metrics
+                .samples_dropped
+                .get_or_create(&labels)
+                .inc_by(skipped - self.skipped_counted);
             self.skipped_counted = skipped;
         }
     }
@@ -176,12 +181,19 @@ impl EndpointQueue {
                 }
             }
             if chunk.len() >= cap {
-                return Some((chunk, !waited));
+                // A backlog: full at once, and already older than the deadline
+                // (a burst of fresh samples is not one).
+                let deadline_ms = self.queue.batch_send_deadline.as_millis() as i64;
+                let behind = chunk.first().is_some_and(|s| {
+                    crate::scrape::worker::now_ms() - s.timestamp_ms >= deadline_ms
+                });
+                return Some((chunk, !waited && behind));
             }
             let deadline = self.queue.batch_send_deadline;
             let remaining = first_at.map(|t| deadline.saturating_sub(t.elapsed()));
             // Samples already older than the deadline (a backlog) go at once.
-            let oldest_age = chunk.first().map(|s| crate::scrape::worker::now_ms() - s.timestamp_ms);
+            let oldest_age =
+                chunk.first().map(|s| crate::scrape::worker::now_ms() - s.timestamp_ms);
             let stale_chunk = oldest_age.is_some_and(|age| age >= deadline.as_millis() as i64);
             if remaining == Some(Duration::ZERO) || stale_chunk {
                 return Some((chunk, false));

@@ -1,8 +1,11 @@
 //! The label set a remote endpoint receives for a series: `external_labels`
-//! added (a series' own label wins), then `write_relabel_configs`. Cached per
-//! series hash, since every sample of a series gets the same answer.
+//! added (a series' own label wins), then `write_relabel_configs`. Without
+//! write relabeling (the usual case) the series' own label set is used as it
+//! is, and the encoder merges the external labels in while writing, so no
+//! second copy of every label set exists. With rules, the result is computed
+//! once per series and cached by series hash.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
 use crate::labels::Labels;
@@ -27,6 +30,9 @@ impl SeriesLabels {
     /// The endpoint's label set for `labels` (hash `hash`), or `None` when
     /// write relabeling drops the series.
     pub fn get(&mut self, labels: &Arc<Labels>, hash: u64) -> Option<Arc<Labels>> {
+        if self.rules.is_empty() {
+            return Some(labels.clone());
+        }
         if let Some((orig, done)) = self.cache.get(&hash) {
             if Arc::ptr_eq(orig, labels) || **orig == **labels {
                 return done.clone();
@@ -40,10 +46,12 @@ impl SeriesLabels {
         done
     }
 
+    /// The external labels the encoder merges into every series.
+    pub fn external(&self) -> &Labels {
+        &self.external
+    }
+
     fn compute(&self, labels: &Labels) -> Option<Labels> {
-        if self.external.is_empty() && self.rules.is_empty() {
-            return Some(labels.clone());
-        }
         let mut b = labels.builder();
         for l in &self.external {
             if !b.has(&l.name) {
@@ -71,9 +79,21 @@ mod tests {
     }
 
     #[test]
-    fn external_labels_are_added_unless_the_series_has_them() {
+    fn without_rules_the_series_labels_are_shared_not_copied() {
         let mut s =
             SeriesLabels::new(Labels::from_pairs([("replica", "a"), ("env", "prod")]), rules(&[]));
+        let l = Arc::new(Labels::from_pairs([("__name__", "up"), ("env", "dev")]));
+        let got = s.get(&l, l.stable_hash()).unwrap();
+        assert!(Arc::ptr_eq(&got, &l));
+        assert_eq!(s.external().to_string(), r#"{env="prod", replica="a"}"#);
+    }
+
+    #[test]
+    fn with_rules_external_labels_are_added_unless_the_series_has_them() {
+        let mut s = SeriesLabels::new(
+            Labels::from_pairs([("replica", "a"), ("env", "prod")]),
+            rules(&["{source_labels: [__name__], regex: 'nothing', action: drop}"]),
+        );
         let l = Arc::new(Labels::from_pairs([("__name__", "up"), ("env", "dev")]));
         let got = s.get(&l, l.stable_hash()).unwrap();
         assert_eq!(got.to_string(), r#"{__name__="up", env="dev", replica="a"}"#);

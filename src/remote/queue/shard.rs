@@ -14,7 +14,9 @@
 //! Requests of one shard go one at a time, in order, so each series stays in
 //! timestamp order at the receiver.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -62,6 +64,8 @@ pub enum ShardResult {
 /// Per-endpoint sending state kept across chunks.
 pub struct ShardContext {
     client: Arc<RemoteClient>,
+    /// Merged into every series by the encoder.
+    external: Labels,
     encoders: Vec<Encoder>,
     max_per_send: usize,
     min_backoff: Duration,
@@ -77,9 +81,11 @@ impl ShardContext {
         q: &QueueConfig,
         metrics: RemoteMetrics,
         endpoint: Endpoint,
+        external: Labels,
     ) -> Self {
         ShardContext {
             client,
+            external,
             encoders: Vec::new(),
             max_per_send: q.max_samples_per_send.max(1) as usize,
             min_backoff: q.min_backoff,
@@ -101,6 +107,7 @@ impl ShardContext {
         }
         let shared = SendShared {
             client: &self.client,
+            external: &self.external,
             max_per_send: self.max_per_send,
             min_backoff: self.min_backoff,
             max_backoff: self.max_backoff,
@@ -125,6 +132,7 @@ impl ShardContext {
 
 struct SendShared<'a> {
     client: &'a RemoteClient,
+    external: &'a Labels,
     max_per_send: usize,
     min_backoff: Duration,
     max_backoff: Duration,
@@ -217,7 +225,8 @@ impl SendShared<'_> {
         let mut backoff = Backoff::new(self.min_backoff, self.max_backoff, Jitter::Equal);
         let mut first_429: Option<Instant> = None;
         // Encoded once; every retry sends the same bytes.
-        let body = match encoder.encode(groups.iter().map(|g| (&*g.labels, &g.samples[..]))) {
+        let series = groups.iter().map(|g| (&*g.labels, &g.samples[..]));
+        let body = match encoder.encode_with_external(series, self.external) {
             Ok(body) => bytes::Bytes::copy_from_slice(body),
             Err(e) => {
                 tracing::error!(remote_name = %self.endpoint.remote_name, error = %e, "cannot encode a batch");
