@@ -4,29 +4,19 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
-
-use support::{free_port, wait_for_200, ChildGuard};
+use support::{free_port, spawn_quiet, wait_for_200};
 use tern::exposition::{group_families, Format, MetricType, Parser};
 
 const OPENMETRICS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0";
 const TEXT_ACCEPT: &str = "text/plain;version=0.0.4";
 
-fn spawn(program: &str, args: &[String]) -> ChildGuard {
-    let child = Command::new(program)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {program} (scripts/test.sh installs it): {e}"));
-    ChildGuard(child)
-}
-
 #[test]
 fn node_exporter_live_body_parses_into_families() {
     let port = free_port();
-    let _exporter =
-        spawn("prometheus-node-exporter", &[format!("--web.listen-address=127.0.0.1:{port}")]);
+    let _exporter = spawn_quiet(
+        "prometheus-node-exporter",
+        &[format!("--web.listen-address=127.0.0.1:{port}")],
+    );
     let (_, body) = wait_for_200(port, "/metrics", TEXT_ACCEPT, 20);
     let families = group_families(Parser::new(Format::Text, &body))
         .unwrap_or_else(|e| panic!("node_exporter body does not parse: {e}"));
@@ -56,7 +46,7 @@ fn node_exporter_live_body_parses_into_families() {
 fn python_client_live_bodies_parse_in_both_formats() {
     let port = free_port();
     let app = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/python_client_app.py");
-    let _app = spawn("python3", &[app.to_owned(), "serve".to_owned(), port.to_string()]);
+    let _app = spawn_quiet("python3", &[app.to_owned(), "serve".to_owned(), port.to_string()]);
 
     let (head, text_body) = wait_for_200(port, "/metrics", TEXT_ACCEPT, 20);
     assert!(head.contains("text/plain"), "text content type: {head}");

@@ -15,13 +15,7 @@ use support::agent::{config, dead_addr, job, write_atomic, Agent, BatchExt, AUTO
 use support::target_server::{Reply, TargetServer};
 use tern::scrape::ScrapeBatch;
 
-const BODY: &str = "\
-# TYPE http_requests_total counter
-http_requests_total{code=\"200\"} 10
-http_requests_total{code=\"500\"} 2
-# TYPE temperature_celsius gauge
-temperature_celsius 21.5
-";
+const BODY: &str = support::agent::SMALL_BODY;
 
 /// `n` samples, one series each.
 fn body_of(n: usize) -> String {

@@ -17,13 +17,7 @@ use support::agent::{config, job, Agent, BatchExt};
 use support::target_server::{Reply, TargetServer};
 use tern::scrape::ScrapeBatch;
 
-const BODY: &str = "\
-# TYPE http_requests_total counter
-http_requests_total{code=\"200\"} 10
-http_requests_total{code=\"500\"} 2
-# TYPE temperature_celsius gauge
-temperature_celsius 21.5
-";
+const BODY: &str = support::agent::SMALL_BODY;
 
 fn inst(addr: SocketAddr) -> String {
     addr.to_string()

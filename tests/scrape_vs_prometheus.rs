@@ -8,12 +8,11 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use support::prometheus::{Prometheus, Series};
 use support::target_server::{Reply, TargetServer};
-use support::{free_port, now_secs, wait_for_200, ChildGuard};
+use support::{free_port, now_secs, spawn_quiet, wait_for_200};
 use tern::exposition::STALE_NAN_BITS;
 
 const JAVA_BODY: &str = concat!(
@@ -29,16 +28,6 @@ const JAVA_BODY: &str = concat!(
     "request_size_bytes_bucket{le=\"+Inf\",} 6.0\n",
     "dropped_by_metric_relabel 1\n",
 );
-
-fn spawn(program: &str, args: &[String]) -> ChildGuard {
-    let child = Command::new(program)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {program} (scripts/test.sh installs it): {e}"));
-    ChildGuard(child)
-}
 
 fn config(node: u16, python: u16, java: std::net::SocketAddr) -> String {
     format!(
@@ -77,11 +66,14 @@ fn to_series(labels: &tern::labels::Labels) -> Series {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tern_produces_the_series_prometheus_stores() {
     let node_port = free_port();
-    let _node =
-        spawn("prometheus-node-exporter", &[format!("--web.listen-address=127.0.0.1:{node_port}")]);
+    let _node = spawn_quiet(
+        "prometheus-node-exporter",
+        &[format!("--web.listen-address=127.0.0.1:{node_port}")],
+    );
     let python_port = free_port();
     let app = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/python_client_app.py");
-    let _python = spawn("python3", &[app.to_owned(), "serve".to_owned(), python_port.to_string()]);
+    let _python =
+        spawn_quiet("python3", &[app.to_owned(), "serve".to_owned(), python_port.to_string()]);
     let java = TargetServer::start(Reply::text(JAVA_BODY)).await;
     wait_for_200(node_port, "/metrics", "*/*", 20);
     wait_for_200(python_port, "/metrics", "*/*", 20);

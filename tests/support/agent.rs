@@ -398,3 +398,12 @@ impl Agent {
         tokio::time::timeout(WAIT, handle.shutdown()).await.expect("tern shuts down in time");
     }
 }
+
+/// A small body: two counters and a gauge.
+pub const SMALL_BODY: &str = "\
+# TYPE http_requests_total counter
+http_requests_total{code=\"200\"} 10
+http_requests_total{code=\"500\"} 2
+# TYPE temperature_celsius gauge
+temperature_celsius 21.5
+";

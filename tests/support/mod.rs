@@ -74,6 +74,17 @@ impl Drop for ChildGuard {
     }
 }
 
+/// Starts `program` with its output discarded, killed when the guard drops.
+pub fn spawn_quiet(program: &str, args: &[String]) -> ChildGuard {
+    let child = std::process::Command::new(program)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {program} (scripts/test.sh installs it): {e}"));
+    ChildGuard(child)
+}
+
 /// A free TCP port on 127.0.0.1 (bound, then released for a child to take).
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
