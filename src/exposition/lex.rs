@@ -181,8 +181,13 @@ pub fn blanks1(i: &[u8]) -> IResult<&[u8], &[u8]> {
 }
 
 /// A run of bytes up to the next blank (or `{`, which only a label set uses).
+#[inline]
 pub fn token(i: &[u8]) -> IResult<&[u8], &[u8]> {
-    take_while1(|c| !matches!(c, b' ' | b'\t' | b'{')).parse(i)
+    let n = i.iter().take_while(|&&c| !matches!(c, b' ' | b'\t' | b'{')).count();
+    if n == 0 {
+        return Err(fail(i));
+    }
+    Ok((&i[n..], &i[..n]))
 }
 
 /// Splits `i` at the first byte where `pred` fails, without `nom` (hot path).
@@ -218,7 +223,7 @@ pub fn unescape_help(s: &str) -> Cow<'_, str> {
 }
 
 fn unescape(s: &str, quote: bool) -> Cow<'_, str> {
-    if !s.contains('\\') {
+    if memchr::memchr(b'\\', s.as_bytes()).is_none() {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());
