@@ -6,7 +6,9 @@
 //! [`LabelsBuilder`] is the mutable form used while relabeling; `build` sorts,
 //! drops empty values and produces the immutable set.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex, Weak};
 
 /// Name of the label that holds the metric name.
 pub const METRIC_NAME: &str = "__name__";
@@ -77,11 +79,17 @@ impl Labels {
     /// A stable 64-bit hash (FNV-1a over `name 0xff value 0xff ...`): the same
     /// set hashes the same across processes and restarts.
     pub fn stable_hash(&self) -> u64 {
+        Self::stable_hash_of(self.0.iter().map(|l| (l.name.as_str(), l.value.as_str())))
+    }
+
+    /// [`stable_hash`](Self::stable_hash) of the set these sorted pairs
+    /// (no empty values, no repeated names) would build, without building it.
+    pub fn stable_hash_of<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
         let mut h = Fnv1a::default();
-        for l in &self.0 {
-            h.write(l.name.as_bytes());
+        for (name, value) in pairs {
+            h.write(name.as_bytes());
             h.write(&[0xff]);
-            h.write(l.value.as_bytes());
+            h.write(value.as_bytes());
             h.write(&[0xff]);
         }
         h.0
@@ -113,6 +121,58 @@ impl fmt::Display for Labels {
             write!(f, "{}={:?}", l.name, l.value)?;
         }
         f.write_str("}")
+    }
+}
+
+/// Shares label sets between the stages that hold them (the scrape stage's
+/// series cache and the WAL readers), so that each exists once in memory.
+/// Entries are weak: a label set lives as long as some stage holds it; dead
+/// entries are swept as the table grows. A hash collision only costs sharing
+/// (contents are compared), never correctness. Cheap to clone (one table).
+#[derive(Clone, Default)]
+pub struct Interner(Arc<Mutex<InternTable>>);
+
+#[derive(Default)]
+struct InternTable {
+    map: HashMap<u64, Weak<Labels>>,
+    inserts_since_sweep: usize,
+}
+
+impl Interner {
+    fn table(&self) -> std::sync::MutexGuard<'_, InternTable> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The shared set with hash `hash` for which `same` holds, if any.
+    pub fn get(&self, hash: u64, same: impl FnOnce(&Labels) -> bool) -> Option<Arc<Labels>> {
+        self.table().map.get(&hash).and_then(Weak::upgrade).filter(|l| same(l))
+    }
+
+    /// Offers `labels` for sharing.
+    pub fn insert(&self, hash: u64, labels: &Arc<Labels>) {
+        let mut t = self.table();
+        t.map.insert(hash, Arc::downgrade(labels));
+        t.inserts_since_sweep += 1;
+        if t.inserts_since_sweep > t.map.len().max(4096) {
+            t.map.retain(|_, w| w.strong_count() > 0);
+            t.inserts_since_sweep = 0;
+        }
+    }
+
+    /// The shared copy of `labels` (hash `hash`), stored if new.
+    pub fn intern(&self, labels: Labels, hash: u64) -> Arc<Labels> {
+        if let Some(shared) = self.get(hash, |l| *l == labels) {
+            return shared;
+        }
+        let labels = Arc::new(labels);
+        self.insert(hash, &labels);
+        labels
+    }
+}
+
+impl fmt::Debug for Interner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Interner({} entries)", self.table().map.len())
     }
 }
 
@@ -220,6 +280,22 @@ mod tests {
         for bad in ["", "1a", "a-b", "a.b", "é", "a b", "$1"] {
             assert!(!is_valid_label_name(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_interner_shares_equal_sets_and_forgets_dead_ones() {
+        let i = Interner::default();
+        let a = Labels::from_pairs([("a", "1")]);
+        let h = a.stable_hash();
+        let first = i.intern(a.clone(), h);
+        let second = i.intern(a.clone(), h);
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(Labels::stable_hash_of([("a", "1")].into_iter()), h);
+        // Same hash, other contents (a collision): not shared.
+        let other = i.intern(Labels::from_pairs([("b", "2")]), h);
+        assert_ne!(*other, a);
+        drop((first, second, other));
+        assert!(i.get(h, |_| true).is_none());
     }
 
     #[test]

@@ -19,7 +19,7 @@ use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::Arc;
 
 use crate::exposition::{Entry, Format, Parser, STALE_NAN_BITS};
-use crate::labels::{Labels, LabelsBuilder, METRIC_NAME};
+use crate::labels::{Interner, Labels, LabelsBuilder, METRIC_NAME};
 use crate::relabel::{self, Rule};
 
 use super::{Limits, SeriesSample};
@@ -78,6 +78,8 @@ pub struct SeriesSettings {
     pub track_timestamps_staleness: bool,
     pub metric_relabel: Arc<[Rule]>,
     pub limits: Limits,
+    /// Shares each series' label set with the WAL readers.
+    pub interner: Option<Interner>,
 }
 
 /// Counts reported through the automatic series and the targets API.
@@ -230,7 +232,11 @@ impl SeriesState {
                 None => {
                     let series = self.label_sample(&sample)?.map(|l| {
                         let hash = l.stable_hash();
-                        (Arc::new(l), hash)
+                        let labels = match &self.settings.interner {
+                            Some(i) => i.intern(l, hash),
+                            None => Arc::new(l),
+                        };
+                        (labels, hash)
                     });
                     let entry = CacheEntry { series: series.clone(), last_seen: self.iteration };
                     self.cache.insert(sample.series.into(), entry);

@@ -13,6 +13,7 @@ fn settings() -> SeriesSettings {
         track_timestamps_staleness: false,
         metric_relabel: Arc::from(Vec::new()),
         limits: Limits::default(),
+        interner: None,
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::error::Corruption;
 use super::record::{Input, FLAG_SAME_TIMESTAMP};
 use super::{Position, WalSample};
-use crate::labels::Labels;
+use crate::labels::{Interner, Labels};
 
 struct DecodedSeries {
     labels: Arc<Labels>,
@@ -20,10 +20,15 @@ struct DecodedSeries {
 #[derive(Default)]
 pub(crate) struct Decoder {
     series: Vec<DecodedSeries>,
-    pairs: Vec<(String, String)>,
+    /// Shares decoded label sets with the scrape stage (same process).
+    interner: Option<Interner>,
 }
 
 impl Decoder {
+    pub(crate) fn with_interner(interner: Option<Interner>) -> Self {
+        Decoder { series: Vec::new(), interner }
+    }
+
     /// Forgets the segment: the next one starts afresh.
     pub(crate) fn reset(&mut self) {
         self.series.clear();
@@ -40,18 +45,39 @@ impl Decoder {
                 return Err(Corruption::BadPayload("series ref out of sequence"));
             }
             let count = input.len()?;
-            self.pairs.clear();
+            let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(count.min(64));
             for _ in 0..count {
                 let name = input.str()?;
                 let value = input.str()?;
-                self.pairs.push((name.to_owned(), value.to_owned()));
+                pairs.push((name, value));
             }
-            let labels = Labels::from_pairs(self.pairs.drain(..));
-            let hash = labels.stable_hash();
-            self.series.push(DecodedSeries { labels: Arc::new(labels), hash, prev_bits: 0 });
+            let (labels, hash) = self.labels_of(&pairs);
+            self.series.push(DecodedSeries { labels, hash, prev_bits: 0 });
             n += 1;
         }
         Ok(n)
+    }
+
+    /// The label set of decoded pairs: the running process' shared copy when
+    /// it has one (no allocation), else a new one (offered for sharing).
+    fn labels_of(&self, pairs: &[(&str, &str)]) -> (Arc<Labels>, u64) {
+        // Written from sorted sets without empty values: the pairs hash as
+        // the set they build.
+        let hash = Labels::stable_hash_of(pairs.iter().copied());
+        let same = |l: &Labels| {
+            l.len() == pairs.len()
+                && l.iter().zip(pairs).all(|(a, (n, v))| a.name == *n && a.value == *v)
+        };
+        if let Some(shared) = self.interner.as_ref().and_then(|i| i.get(hash, same)) {
+            return (shared, hash);
+        }
+        let labels = Labels::from_pairs(pairs.iter().copied());
+        let hash = labels.stable_hash();
+        let labels = Arc::new(labels);
+        if let Some(i) = &self.interner {
+            i.insert(hash, &labels);
+        }
+        (labels, hash)
     }
 
     /// Decodes a Samples record that ends at `end`, updating the value state;

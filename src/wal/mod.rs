@@ -244,6 +244,8 @@ pub struct OpenReport {
 /// What the writer, readers and cursors share.
 #[derive(Debug)]
 pub(crate) struct Shared {
+    /// Set once by the app: readers share label sets with the scrape stage.
+    pub(crate) interner: std::sync::OnceLock<crate::labels::Interner>,
     pub(crate) dir: PathBuf,
     pub(crate) cursor_dir: PathBuf,
     pub(crate) metrics: WalMetrics,

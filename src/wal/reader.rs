@@ -53,7 +53,6 @@ impl WalReader {
         from: Position,
     ) -> Self {
         WalReader {
-            shared,
             head,
             segment: from.segment,
             frames: None,
@@ -61,7 +60,8 @@ impl WalReader {
             sealed_limit: None,
             skip_to: from.offset,
             position: from,
-            decoder: Decoder::default(),
+            decoder: Decoder::with_interner(shared.interner.get().cloned()),
+            shared,
             pending: VecDeque::new(),
             skipped: 0,
         }

@@ -208,6 +208,12 @@ impl Wal {
         Ok(names)
     }
 
+    /// Lets readers share label sets with the rest of the process (set once;
+    /// later calls are ignored). Readers created before it do not share.
+    pub fn set_interner(&self, interner: crate::labels::Interner) {
+        let _ = self.shared.interner.set(interner);
+    }
+
     /// A reader from `cursor`'s committed position.
     pub fn reader(&self, cursor: &Cursor) -> WalReader {
         WalReader::new(self.shared.clone(), self.head_tx.subscribe(), cursor.position())
