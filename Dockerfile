@@ -4,10 +4,11 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 # Dependencies first, so that source edits do not rebuild them.
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
+COPY proto proto
 RUN mkdir -p src benches examples \
  && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
- && echo 'fn main() {}' > benches/parse.rs && echo 'fn main() {}' > examples/parse_loop.rs \
+ && for f in benches/parse.rs benches/encode.rs benches/wal.rs examples/parse_loop.rs; do echo 'fn main() {}' > "$f"; done \
  && cargo build --release --locked --bin tern \
  && rm -rf src
 COPY . .
