@@ -4,6 +4,7 @@
 //! the project); each stage is a module with one job.
 
 pub mod app;
+pub mod clock;
 pub mod config;
 pub mod discovery;
 pub mod exposition;

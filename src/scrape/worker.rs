@@ -12,7 +12,7 @@
 //! cancellation (the samples are from a scrape the caller no longer wants).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
@@ -37,10 +37,7 @@ pub struct LoopContext {
     pub forced_error: Option<String>,
 }
 
-/// Milliseconds since the epoch.
-pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
+pub use crate::clock::now_ms;
 
 /// Delay until the first scrape: the next instant whose offset inside the
 /// interval is `hash % interval`.

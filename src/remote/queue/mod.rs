@@ -180,22 +180,18 @@ impl EndpointQueue {
                     continue;
                 }
             }
+            // Samples already older than the deadline are a backlog: they go
+            // at once, and a full chunk of them lets the shards grow (a burst
+            // of fresh samples does not).
+            let deadline = self.queue.batch_send_deadline;
+            let behind = chunk.first().is_some_and(|s| {
+                crate::clock::now_ms() - s.timestamp_ms >= deadline.as_millis() as i64
+            });
             if chunk.len() >= cap {
-                // A backlog: full at once, and already older than the deadline
-                // (a burst of fresh samples is not one).
-                let deadline_ms = self.queue.batch_send_deadline.as_millis() as i64;
-                let behind = chunk.first().is_some_and(|s| {
-                    crate::scrape::worker::now_ms() - s.timestamp_ms >= deadline_ms
-                });
                 return Some((chunk, !waited && behind));
             }
-            let deadline = self.queue.batch_send_deadline;
             let remaining = first_at.map(|t| deadline.saturating_sub(t.elapsed()));
-            // Samples already older than the deadline (a backlog) go at once.
-            let oldest_age =
-                chunk.first().map(|s| crate::scrape::worker::now_ms() - s.timestamp_ms);
-            let stale_chunk = oldest_age.is_some_and(|age| age >= deadline.as_millis() as i64);
-            if remaining == Some(Duration::ZERO) || stale_chunk {
+            if remaining == Some(Duration::ZERO) || behind {
                 return Some((chunk, false));
             }
             if stop.drain.is_cancelled() {
@@ -221,7 +217,7 @@ impl EndpointQueue {
     ) -> Vec<Vec<shard::Item>> {
         let mut parts: Vec<Vec<shard::Item>> = (0..shards).map(|_| Vec::new()).collect();
         let age_limit = self.queue.sample_age_limit;
-        let now_ms = crate::scrape::worker::now_ms();
+        let now_ms = crate::clock::now_ms();
         let (mut relabeled, mut too_old) = (0u64, 0u64);
         for s in chunk {
             if !age_limit.is_zero() && now_ms - s.timestamp_ms > age_limit.as_millis() as i64 {
