@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod discovery;
 pub mod exposition;
+pub mod hostmetrics;
 pub mod http_client;
 pub mod labels;
 pub mod relabel;

@@ -1,0 +1,218 @@
+//! Built-in host metrics, compatible with node_exporter 1.5: one module per
+//! collector, each reading files under configurable roots (`/proc`, `/sys`,
+//! `/` on a host; `/host/proc`, `/host/sys`, `/host/root` in a DaemonSet).
+//!
+//! Invariants:
+//! - Metric names, HELP strings, types, label names and label values are the
+//!   ones node_exporter 1.5.0 prints, byte for byte, so dashboards keep working.
+//! - Every collector separates its pure parser (`parse_*`, unit-tested on
+//!   fixture files under `tests/data/hostmetrics/`) from the file reads.
+//! - A collector that fails does not stop the others: [`collect`] reports it as
+//!   `node_scrape_collector_success{collector} 0` and logs the error, as
+//!   node_exporter does; [`CollectorError::NoData`] also reports 0 but is only
+//!   logged at debug level (node_exporter's `ErrNoData`).
+//! - No global state: roots and the textfile directory come in a [`Context`].
+//!   Collection is synchronous file I/O; async callers run it on a blocking
+//!   thread.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub mod filefd;
+pub mod procfile;
+pub mod registry;
+
+pub use registry::{Kind, MetricSet};
+
+/// Where the host's filesystems are mounted (node_exporter's
+/// `--path.procfs`, `--path.sysfs`, `--path.rootfs`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Roots {
+    pub proc: PathBuf,
+    pub sys: PathBuf,
+    pub root: PathBuf,
+}
+
+impl Default for Roots {
+    fn default() -> Self {
+        Roots { proc: PathBuf::from("/proc"), sys: PathBuf::from("/sys"), root: PathBuf::from("/") }
+    }
+}
+
+impl Roots {
+    /// `rel` under the procfs root.
+    pub fn proc(&self, rel: &str) -> PathBuf {
+        self.proc.join(rel)
+    }
+
+    /// `rel` under the sysfs root.
+    pub fn sys(&self, rel: &str) -> PathBuf {
+        self.sys.join(rel)
+    }
+
+    /// `rel` under the root filesystem's mount point.
+    pub fn root(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+}
+
+/// Why a collector produced nothing or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectorError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}:{line}: {message}")]
+    Parse { path: PathBuf, line: usize, message: String },
+    /// node_exporter's `ErrNoData`: the source does not exist on this host;
+    /// reported as `success 0` and logged at debug level only.
+    #[error("no data: {0}")]
+    NoData(String),
+}
+
+impl CollectorError {
+    /// An I/O error on `path`.
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        CollectorError::Io { path: path.to_path_buf(), source }
+    }
+
+    /// A parse error at `path:line`.
+    pub fn parse(path: &Path, line: usize, message: impl Into<String>) -> Self {
+        CollectorError::Parse { path: path.to_path_buf(), line, message: message.into() }
+    }
+}
+
+/// Reads a whole file as a string, mapping the error to [`CollectorError::Io`].
+pub fn read_file(path: &Path) -> Result<String, CollectorError> {
+    std::fs::read_to_string(path).map_err(|e| CollectorError::io(path, e))
+}
+
+/// What a collector may look at during one collection.
+pub struct Context<'a> {
+    pub roots: &'a Roots,
+    pub textfile_directory: Option<&'a Path>,
+}
+
+/// One collector, as node_exporter's `Collector`: reads files, pushes samples.
+pub trait Collector: Send + Sync {
+    /// node_exporter's collector name ("cpu", "meminfo", ...).
+    fn name(&self) -> &'static str;
+    /// Pushes this collector's samples for one collection into `out`.
+    fn update(&self, ctx: &Context<'_>, out: &mut MetricSet) -> Result<(), CollectorError>;
+}
+
+/// Every implemented collector, in node_exporter's name order.
+pub fn all() -> Vec<Box<dyn Collector>> {
+    let list: Vec<Box<dyn Collector>> = vec![];
+    list
+}
+
+/// The names of every implemented collector.
+pub fn names() -> Vec<&'static str> {
+    all().iter().map(|c| c.name()).collect()
+}
+
+/// What one collection runs on.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Settings {
+    pub roots: Roots,
+    /// The textfile collector's directory; `None` as node_exporter without
+    /// `--collector.textfile.directory`.
+    pub textfile_directory: Option<PathBuf>,
+    /// The collectors to run, by name; `None` runs all of them.
+    pub collectors: Option<Vec<String>>,
+}
+
+/// A set of collectors chosen once, run many times.
+pub struct HostCollector {
+    settings: Settings,
+    collectors: Vec<Box<dyn Collector>>,
+}
+
+/// A collector name that does not exist.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown collector {name:?} (known: {known})")]
+pub struct UnknownCollector {
+    pub name: String,
+    pub known: String,
+}
+
+impl HostCollector {
+    /// Picks the collectors named in `settings` (all when none are named).
+    pub fn try_new(settings: Settings) -> Result<Self, UnknownCollector> {
+        let mut available = all();
+        let collectors = match &settings.collectors {
+            None => available,
+            Some(wanted) => {
+                let mut chosen = Vec::with_capacity(wanted.len());
+                for name in wanted {
+                    let Some(i) = available.iter().position(|c| c.name() == name) else {
+                        if chosen.iter().any(|c: &Box<dyn Collector>| c.name() == name) {
+                            continue;
+                        }
+                        return Err(UnknownCollector {
+                            name: name.clone(),
+                            known: names().join(", "),
+                        });
+                    };
+                    chosen.push(available.swap_remove(i));
+                }
+                chosen.sort_by_key(|c| c.name());
+                chosen
+            }
+        };
+        Ok(HostCollector { settings, collectors })
+    }
+
+    /// The names of the chosen collectors.
+    pub fn collector_names(&self) -> Vec<&'static str> {
+        self.collectors.iter().map(|c| c.name()).collect()
+    }
+
+    /// Runs every chosen collector once, then adds
+    /// `node_scrape_collector_{duration_seconds,success}` for each.
+    pub fn collect(&self) -> MetricSet {
+        let mut out = MetricSet::default();
+        let ctx = Context {
+            roots: &self.settings.roots,
+            textfile_directory: self.settings.textfile_directory.as_deref(),
+        };
+        for collector in &self.collectors {
+            let name = collector.name();
+            let start = Instant::now();
+            let result = collector.update(&ctx, &mut out);
+            let elapsed = start.elapsed().as_secs_f64();
+            let success = match result {
+                Ok(()) => 1.0,
+                Err(CollectorError::NoData(why)) => {
+                    tracing::debug!(collector = name, reason = %why, "collector returned no data");
+                    0.0
+                }
+                Err(e) => {
+                    tracing::error!(collector = name, error = %e, "collector failed");
+                    0.0
+                }
+            };
+            out.push(
+                "node_scrape_collector_duration_seconds",
+                "node_exporter: Duration of a collector scrape.",
+                Kind::Gauge,
+                &[("collector", name)],
+                elapsed,
+            );
+            out.push(
+                "node_scrape_collector_success",
+                "node_exporter: Whether a collector succeeded.",
+                Kind::Gauge,
+                &[("collector", name)],
+                success,
+            );
+        }
+        out
+    }
+}
+
+/// One collection with `settings`: the entry point for one-off use (`tern
+/// hostmetrics`). Fails only on an unknown collector name.
+pub fn collect(settings: Settings) -> Result<MetricSet, UnknownCollector> {
+    Ok(HostCollector::try_new(settings)?.collect())
+}

@@ -1,0 +1,217 @@
+//! The samples of one host collection, grouped into metric families and
+//! rendered in the Prometheus text format 0.0.4 as node_exporter prints them
+//! (client_golang's gatherer and `expfmt`): `# HELP` and `# TYPE` per family,
+//! families sorted by name, labels sorted by name within a series, series
+//! sorted by their label values in that order, values as Go's
+//! `FormatFloat(v, 'g', -1, 64)`.
+
+use std::collections::BTreeMap;
+
+use crate::exposition::format_value;
+
+/// A family's type as printed on its `# TYPE` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Untyped,
+}
+
+impl Kind {
+    /// The word on the `# TYPE` line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Untyped => "untyped",
+        }
+    }
+}
+
+/// One family: metadata from its first sample, then its series.
+#[derive(Debug, Clone)]
+struct Family {
+    help: String,
+    kind: Kind,
+    series: Vec<Series>,
+}
+
+#[derive(Debug, Clone)]
+struct Series {
+    /// Sorted by name when pushed.
+    labels: Vec<(String, String)>,
+    value: f64,
+}
+
+/// The samples of one collection, grouped into families.
+#[derive(Debug, Default, Clone)]
+pub struct MetricSet {
+    families: BTreeMap<String, Family>,
+}
+
+impl MetricSet {
+    /// Adds one sample. `help` and `kind` are taken from the first sample of a
+    /// family. Labels in any order (they are sorted here); values are escaped
+    /// by the renderer.
+    pub fn push(
+        &mut self,
+        name: &str,
+        help: &str,
+        kind: Kind,
+        labels: &[(&str, &str)],
+        value: f64,
+    ) {
+        let family = match self.families.get_mut(name) {
+            Some(f) => f,
+            None => self.families.entry(name.to_owned()).or_insert_with(|| Family {
+                help: help.to_owned(),
+                kind,
+                series: Vec::new(),
+            }),
+        };
+        let mut labels: Vec<(String, String)> =
+            labels.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect();
+        labels.sort_by(|a, b| a.0.cmp(&b.0));
+        family.series.push(Series { labels, value });
+    }
+
+    /// Whether no sample was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.families.is_empty()
+    }
+
+    /// The number of series over all families.
+    pub fn len(&self) -> usize {
+        self.families.values().map(|f| f.series.len()).sum()
+    }
+
+    /// The family names, sorted.
+    pub fn family_names(&self) -> impl Iterator<Item = &str> {
+        self.families.keys().map(String::as_str)
+    }
+
+    /// The value of the series `name{labels}` (labels in any order), if pushed.
+    pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let family = self.families.get(name)?;
+        family
+            .series
+            .iter()
+            .find(|s| {
+                s.labels.len() == labels.len()
+                    && labels
+                        .iter()
+                        .all(|(n, v)| s.labels.iter().any(|(sn, sv)| sn == n && sv == v))
+            })
+            .map(|s| s.value)
+    }
+
+    /// Appends the text-format rendering to `out`.
+    pub fn render_text(&self, out: &mut Vec<u8>) {
+        let mut order: Vec<usize> = Vec::new();
+        for (name, family) in &self.families {
+            out.extend_from_slice(b"# HELP ");
+            out.extend_from_slice(name.as_bytes());
+            out.push(b' ');
+            escape_help(&family.help, out);
+            out.extend_from_slice(b"\n# TYPE ");
+            out.extend_from_slice(name.as_bytes());
+            out.push(b' ');
+            out.extend_from_slice(family.kind.as_str().as_bytes());
+            out.push(b'\n');
+            order.clear();
+            order.extend(0..family.series.len());
+            order.sort_by(|&a, &b| {
+                let (a, b) = (&family.series[a].labels, &family.series[b].labels);
+                a.iter().map(|l| &l.1).cmp(b.iter().map(|l| &l.1))
+            });
+            for &i in &order {
+                render_series(name, &family.series[i], out);
+            }
+        }
+    }
+
+    /// The text-format rendering as a string.
+    pub fn to_text(&self) -> String {
+        let mut out = Vec::new();
+        self.render_text(&mut out);
+        String::from_utf8(out).expect("BUG: rendered from UTF-8 strings")
+    }
+}
+
+fn render_series(name: &str, series: &Series, out: &mut Vec<u8>) {
+    out.extend_from_slice(name.as_bytes());
+    if !series.labels.is_empty() {
+        out.push(b'{');
+        for (i, (n, v)) in series.labels.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(n.as_bytes());
+            out.extend_from_slice(b"=\"");
+            escape_label_value(v, out);
+            out.push(b'"');
+        }
+        out.push(b'}');
+    }
+    out.push(b' ');
+    out.extend_from_slice(format_value(series.value).as_bytes());
+    out.push(b'\n');
+}
+
+/// HELP text: `\` and newline escaped (text format 0.0.4).
+fn escape_help(s: &str, out: &mut Vec<u8>) {
+    for b in s.bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            _ => out.push(b),
+        }
+    }
+}
+
+/// Label values: `\`, `"` and newline escaped (text format 0.0.4).
+fn escape_label_value(s: &str, out: &mut Vec<u8>) {
+    for b in s.bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            _ => out.push(b),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_families_sorted_with_help_type_and_sorted_series() {
+        let mut set = MetricSet::default();
+        set.push("node_b", "B help.", Kind::Counter, &[("mode", "user"), ("cpu", "1")], 2.5);
+        set.push("node_b", "ignored", Kind::Gauge, &[("cpu", "0"), ("mode", "idle")], 1e6);
+        set.push("node_a", "A \\ help\nline.", Kind::Gauge, &[("v", "a\"b\\c\nd")], f64::NAN);
+        set.push("node_c", "C.", Kind::Untyped, &[], f64::INFINITY);
+        let want = "# HELP node_a A \\\\ help\\nline.\n# TYPE node_a gauge\n\
+                    node_a{v=\"a\\\"b\\\\c\\nd\"} NaN\n\
+                    # HELP node_b B help.\n# TYPE node_b counter\n\
+                    node_b{cpu=\"0\",mode=\"idle\"} 1e+06\n\
+                    node_b{cpu=\"1\",mode=\"user\"} 2.5\n\
+                    # HELP node_c C.\n# TYPE node_c untyped\nnode_c +Inf\n";
+        assert_eq!(set.to_text(), want);
+        assert_eq!(set.len(), 4);
+        assert_eq!(set.get("node_b", &[("mode", "idle"), ("cpu", "0")]), Some(1e6));
+        assert_eq!(set.get("node_b", &[("cpu", "0")]), None);
+    }
+
+    #[test]
+    fn rendering_parses_back_with_the_text_parser() {
+        let mut set = MetricSet::default();
+        set.push("node_x_total", "X.", Kind::Counter, &[("a", "\\\"")], 0.000_012_5);
+        let text = set.to_text();
+        let entries: Vec<_> = crate::exposition::text::TextParser::new(text.as_bytes())
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(entries.len(), 3);
+    }
+}
