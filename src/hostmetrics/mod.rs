@@ -18,7 +18,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+pub mod conntrack;
+pub mod entropy;
 pub mod filefd;
+pub mod pressure;
 pub mod procfile;
 pub mod registry;
 
