@@ -19,11 +19,25 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 pub mod conntrack;
+pub mod cpu;
+pub mod diskstats;
 pub mod entropy;
 pub mod filefd;
+pub mod filesystem;
+pub mod loadavg;
+pub mod meminfo;
+pub mod netdev;
+pub mod netstat;
+pub mod os;
 pub mod pressure;
 pub mod procfile;
 pub mod registry;
+pub mod sockstat;
+pub mod stat;
+pub mod textfile;
+pub mod time;
+pub mod uname;
+pub mod vmstat;
 
 pub use registry::{Kind, MetricSet};
 
@@ -105,8 +119,20 @@ pub trait Collector: Send + Sync {
 
 /// Every implemented collector, in node_exporter's name order.
 pub fn all() -> Vec<Box<dyn Collector>> {
-    let list: Vec<Box<dyn Collector>> = vec![];
-    list
+    vec![
+        Box::new(conntrack::Conntrack),
+        Box::new(cpu::Cpu::default()),
+        Box::new(entropy::Entropy),
+        Box::new(filefd::Filefd),
+        Box::new(loadavg::Loadavg),
+        Box::new(meminfo::Meminfo),
+        Box::new(os::Os),
+        Box::new(pressure::Pressure),
+        Box::new(stat::Stat),
+        Box::new(textfile::Textfile),
+        Box::new(time::Time),
+        Box::new(uname::Uname),
+    ]
 }
 
 /// The names of every implemented collector.

@@ -15,6 +15,10 @@ pub enum Kind {
     Counter,
     Gauge,
     Untyped,
+    /// Only through [`MetricSet::push_histogram`].
+    Histogram,
+    /// Only through [`MetricSet::push_summary`].
+    Summary,
 }
 
 impl Kind {
@@ -24,6 +28,8 @@ impl Kind {
             Kind::Counter => "counter",
             Kind::Gauge => "gauge",
             Kind::Untyped => "untyped",
+            Kind::Histogram => "histogram",
+            Kind::Summary => "summary",
         }
     }
 }
@@ -38,9 +44,32 @@ struct Family {
 
 #[derive(Debug, Clone)]
 struct Series {
-    /// Sorted by name when pushed.
+    /// Sorted by name when pushed (without `le` or `quantile`).
     labels: Vec<(String, String)>,
+    part: Part,
     value: f64,
+}
+
+/// Which sample of a metric a series is: the plain value, or one part of a
+/// histogram or summary (rendered in this order, as client_golang does).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+enum Part {
+    Value,
+    Bucket(f64),
+    Quantile(f64),
+    Sum,
+    Count,
+}
+
+impl Part {
+    fn rank(self) -> (u8, f64) {
+        match self {
+            Part::Value => (0, 0.0),
+            Part::Bucket(b) | Part::Quantile(b) => (1, b),
+            Part::Sum => (2, 0.0),
+            Part::Count => (3, 0.0),
+        }
+    }
 }
 
 /// The samples of one collection, grouped into families.
@@ -61,6 +90,66 @@ impl MetricSet {
         labels: &[(&str, &str)],
         value: f64,
     ) {
+        self.push_part(name, help, kind, labels, Part::Value, value);
+    }
+
+    /// Adds one histogram: cumulative `buckets` as (upper bound, count),
+    /// rendered in bound order, then `_sum` and `_count`.
+    pub fn push_histogram(
+        &mut self,
+        name: &str,
+        help: &str,
+        labels: &[(&str, &str)],
+        buckets: &[(f64, f64)],
+        sum: f64,
+        count: f64,
+    ) {
+        for &(le, n) in buckets {
+            self.push_part(name, help, Kind::Histogram, labels, Part::Bucket(le), n);
+        }
+        self.push_part(name, help, Kind::Histogram, labels, Part::Sum, sum);
+        self.push_part(name, help, Kind::Histogram, labels, Part::Count, count);
+    }
+
+    /// Adds one summary: `quantiles` as (quantile, value), then `_sum` and
+    /// `_count`.
+    pub fn push_summary(
+        &mut self,
+        name: &str,
+        help: &str,
+        labels: &[(&str, &str)],
+        quantiles: &[(f64, f64)],
+        sum: f64,
+        count: f64,
+    ) {
+        for &(q, v) in quantiles {
+            self.push_part(name, help, Kind::Summary, labels, Part::Quantile(q), v);
+        }
+        self.push_part(name, help, Kind::Summary, labels, Part::Sum, sum);
+        self.push_part(name, help, Kind::Summary, labels, Part::Count, count);
+    }
+
+    /// The help and kind of family `name`, if any sample was pushed.
+    pub fn family_meta(&self, name: &str) -> Option<(&str, Kind)> {
+        self.families.get(name).map(|f| (f.help.as_str(), f.kind))
+    }
+
+    /// Whether family `name` already has a metric with exactly these labels.
+    pub fn contains(&self, name: &str, labels: &[(&str, &str)]) -> bool {
+        self.families
+            .get(name)
+            .is_some_and(|f| f.series.iter().any(|s| same_labels(&s.labels, labels)))
+    }
+
+    fn push_part(
+        &mut self,
+        name: &str,
+        help: &str,
+        kind: Kind,
+        labels: &[(&str, &str)],
+        part: Part,
+        value: f64,
+    ) {
         let family = match self.families.get_mut(name) {
             Some(f) => f,
             None => self.families.entry(name.to_owned()).or_insert_with(|| Family {
@@ -72,7 +161,7 @@ impl MetricSet {
         let mut labels: Vec<(String, String)> =
             labels.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect();
         labels.sort_by(|a, b| a.0.cmp(&b.0));
-        family.series.push(Series { labels, value });
+        family.series.push(Series { labels, part, value });
     }
 
     /// Whether no sample was pushed.
@@ -121,8 +210,11 @@ impl MetricSet {
             order.clear();
             order.extend(0..family.series.len());
             order.sort_by(|&a, &b| {
-                let (a, b) = (&family.series[a].labels, &family.series[b].labels);
-                a.iter().map(|l| &l.1).cmp(b.iter().map(|l| &l.1))
+                let (a, b) = (&family.series[a], &family.series[b]);
+                let by_labels = a.labels.iter().map(|l| &l.1).cmp(b.labels.iter().map(|l| &l.1));
+                by_labels.then_with(|| {
+                    a.part.rank().partial_cmp(&b.part.rank()).unwrap_or(std::cmp::Ordering::Equal)
+                })
             });
             for &i in &order {
                 render_series(name, &family.series[i], out);
@@ -138,9 +230,22 @@ impl MetricSet {
     }
 }
 
+fn same_labels(have: &[(String, String)], want: &[(&str, &str)]) -> bool {
+    have.len() == want.len()
+        && want.iter().all(|(n, v)| have.iter().any(|(hn, hv)| hn == n && hv == v))
+}
+
 fn render_series(name: &str, series: &Series, out: &mut Vec<u8>) {
     out.extend_from_slice(name.as_bytes());
-    if !series.labels.is_empty() {
+    let (suffix, extra) = match series.part {
+        Part::Value => ("", None),
+        Part::Bucket(le) => ("_bucket", Some(("le", le))),
+        Part::Quantile(q) => ("", Some(("quantile", q))),
+        Part::Sum => ("_sum", None),
+        Part::Count => ("_count", None),
+    };
+    out.extend_from_slice(suffix.as_bytes());
+    if !series.labels.is_empty() || extra.is_some() {
         out.push(b'{');
         for (i, (n, v)) in series.labels.iter().enumerate() {
             if i > 0 {
@@ -149,6 +254,16 @@ fn render_series(name: &str, series: &Series, out: &mut Vec<u8>) {
             out.extend_from_slice(n.as_bytes());
             out.extend_from_slice(b"=\"");
             escape_label_value(v, out);
+            out.push(b'"');
+        }
+        // client_golang appends `le` and `quantile` after the sorted labels.
+        if let Some((n, v)) = extra {
+            if !series.labels.is_empty() {
+                out.push(b',');
+            }
+            out.extend_from_slice(n.as_bytes());
+            out.extend_from_slice(b"=\"");
+            out.extend_from_slice(format_value(v).as_bytes());
             out.push(b'"');
         }
         out.push(b'}');
@@ -202,6 +317,20 @@ mod tests {
         assert_eq!(set.len(), 4);
         assert_eq!(set.get("node_b", &[("mode", "idle"), ("cpu", "0")]), Some(1e6));
         assert_eq!(set.get("node_b", &[("cpu", "0")]), None);
+    }
+
+    #[test]
+    fn renders_histograms_and_summaries_in_client_golang_order() {
+        let mut set = MetricSet::default();
+        set.push_histogram("h", "H.", &[("b", "2")], &[(f64::INFINITY, 3.0), (0.5, 1.0)], 2.0, 3.0);
+        set.push_histogram("h", "H.", &[("b", "1")], &[(1.0, 1.0)], 1.0, 1.0);
+        set.push_summary("s", "S.", &[], &[(0.9, 4.0)], 5.0, 6.0);
+        let want = "# HELP h H.\n# TYPE h histogram\n\
+                    h_bucket{b=\"1\",le=\"1\"} 1\nh_sum{b=\"1\"} 1\nh_count{b=\"1\"} 1\n\
+                    h_bucket{b=\"2\",le=\"0.5\"} 1\nh_bucket{b=\"2\",le=\"+Inf\"} 3\n\
+                    h_sum{b=\"2\"} 2\nh_count{b=\"2\"} 3\n\
+                    # HELP s S.\n# TYPE s summary\ns{quantile=\"0.9\"} 4\ns_sum 5\ns_count 6\n";
+        assert_eq!(set.to_text(), want);
     }
 
     #[test]
