@@ -46,8 +46,33 @@ enum Command {
         /// File to read; standard input when absent.
         file: Option<PathBuf>,
     },
-    /// Print the built-in host collector's metrics once, in the text format.
-    Hostmetrics,
+    /// Print the built-in host collector's metrics once, in the text format
+    /// (node_exporter 1.5 compatible). Flags as node_exporter's, or `--config`
+    /// to take them from the config file's `host_metrics:` block.
+    Hostmetrics(HostmetricsArgs),
+}
+
+#[derive(clap::Args)]
+struct HostmetricsArgs {
+    /// procfs mount point.
+    #[arg(long = "path.procfs", default_value = "/proc")]
+    procfs: PathBuf,
+    /// sysfs mount point.
+    #[arg(long = "path.sysfs", default_value = "/sys")]
+    sysfs: PathBuf,
+    /// Root filesystem mount point.
+    #[arg(long = "path.rootfs", default_value = "/")]
+    rootfs: PathBuf,
+    /// Directory of `*.prom` files for the textfile collector.
+    #[arg(long = "collector.textfile.directory")]
+    textfile_directory: Option<PathBuf>,
+    /// Collectors to run, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    collectors: Option<Vec<String>>,
+    /// Take the settings from this config file's `host_metrics:` block
+    /// (other flags are then ignored).
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -73,9 +98,7 @@ fn main() -> ExitCode {
         Command::Parse { format, file } => parse(format.into(), file),
         Command::Run { config, data_dir, listen } => run(config, data_dir, listen),
         Command::CheckConfig { file } => Ok(check_config(&file)),
-        Command::Hostmetrics => {
-            Err(anyhow::anyhow!("not implemented yet: see the status table in README.md"))
-        }
+        Command::Hostmetrics(args) => hostmetrics(args),
     };
     match result {
         Ok(code) => code,
@@ -148,6 +171,46 @@ fn init_tracing() {
         .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// `tern hostmetrics`: one collection on stdout. Collector failures are
+/// logged on stderr and reported as `node_scrape_collector_success 0`.
+fn hostmetrics(args: HostmetricsArgs) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    let settings = match &args.config {
+        Some(path) => {
+            let loaded = tern::config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let host = loaded
+                .config
+                .host_metrics
+                .with_context(|| format!("{}: no enabled host_metrics: block", path.display()))?;
+            tern::hostmetrics::Settings {
+                roots: tern::hostmetrics::Roots {
+                    proc: host.procfs,
+                    sys: host.sysfs,
+                    root: host.rootfs,
+                },
+                textfile_directory: host.textfile_directory,
+                collectors: host.collectors,
+            }
+        }
+        None => tern::hostmetrics::Settings {
+            roots: tern::hostmetrics::Roots {
+                proc: args.procfs,
+                sys: args.sysfs,
+                root: args.rootfs,
+            },
+            textfile_directory: args.textfile_directory,
+            collectors: args.collectors,
+        },
+    };
+    let set = tern::hostmetrics::collect(settings)?;
+    let mut out = Vec::with_capacity(64 * 1024);
+    set.render_text(&mut out);
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(&out).context("writing standard output")?;
+    stdout.flush().context("writing standard output")?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `tern parse`: the whole output is built before anything is printed, so a

@@ -102,7 +102,10 @@ pub fn load(path: &Path) -> Result<(config::Config, Vec<ScrapeJob>), AppError> {
     }
     let jobs =
         loaded.config.scrape_configs.iter().map(|c| ScrapeJob::try_new(c).map_err(AppError::from));
-    let jobs = jobs.collect::<Result<Vec<_>, _>>()?;
+    let mut jobs = jobs.collect::<Result<Vec<_>, _>>()?;
+    if let Some(host) = &loaded.config.host_metrics {
+        jobs.push(ScrapeJob::host(host)?);
+    }
     Ok((loaded.config, jobs))
 }
 

@@ -22,6 +22,7 @@
 mod de;
 pub mod duration;
 mod global;
+mod host;
 mod http;
 mod locate;
 mod remote;
@@ -35,6 +36,7 @@ mod tests;
 
 pub use duration::{format_duration, parse_duration, DurationError};
 pub use global::GlobalConfig;
+pub use host::{hostname, HostMetricsConfig, RawHostMetrics, KNOWN_COLLECTORS};
 pub use http::{
     Authorization, BasicAuth, HttpClientConfig, HttpHeader, OAuth2, Secret, TlsConfig, TlsVersion,
 };
@@ -66,6 +68,8 @@ pub struct Config {
     pub remote_write: Vec<RemoteWriteConfig>,
     /// tern's disk WAL (`wal:`).
     pub wal: WalConfig,
+    /// Built-in host metrics (`host_metrics:`), when present and enabled.
+    pub host_metrics: Option<HostMetricsConfig>,
 }
 
 /// The result of [`load`]: the config and the warnings to log.
@@ -145,6 +149,8 @@ struct RawConfig {
     // tern-only top-level blocks, each its own struct with `deny_unknown_fields`.
     #[serde(default)]
     wal: WalConfig,
+    #[serde(default)]
+    host_metrics: Option<RawHostMetrics>,
 }
 
 impl RawConfig {
@@ -291,6 +297,20 @@ impl Loader {
             .collect();
         let patterns = self.read_scrape_config_files(&raw.scrape_config_files, &mut jobs);
         self.check_jobs(&mut jobs, &global);
+        let host_metrics = raw.host_metrics.and_then(|h| {
+            let dir = self.dir(0);
+            h.resolve(&global, env, &dir, &mut self.sources[0].problems)
+        });
+        if let Some(host) = &host_metrics {
+            let name = host.scrape.job_name.as_str();
+            if jobs.iter().any(|j| j.config.job_name == name) {
+                let at = KeyPath::root().key("host_metrics").key("job_name");
+                let message = format!(
+                    "host_metrics job name {name:?} is also the job name of a scrape config"
+                );
+                self.sources[0].problems.add(at, message);
+            }
+        }
         let remote_write = self.check_remote_write(raw.remote_write);
 
         let dir = self.dir(0);
@@ -305,6 +325,7 @@ impl Loader {
             scrape_configs: jobs.into_iter().map(|j| j.config).collect(),
             remote_write,
             wal: raw.wal,
+            host_metrics,
         }
     }
 

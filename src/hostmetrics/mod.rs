@@ -122,16 +122,22 @@ pub fn all() -> Vec<Box<dyn Collector>> {
     vec![
         Box::new(conntrack::Conntrack),
         Box::new(cpu::Cpu::default()),
+        Box::new(diskstats::Diskstats::default()),
         Box::new(entropy::Entropy),
         Box::new(filefd::Filefd),
+        Box::new(filesystem::Filesystem::default()),
         Box::new(loadavg::Loadavg),
         Box::new(meminfo::Meminfo),
+        Box::new(netdev::Netdev::default()),
+        Box::new(netstat::Netstat::default()),
         Box::new(os::Os),
         Box::new(pressure::Pressure),
+        Box::new(sockstat::Sockstat),
         Box::new(stat::Stat),
         Box::new(textfile::Textfile),
         Box::new(time::Time),
         Box::new(uname::Uname),
+        Box::new(vmstat::Vmstat::default()),
     ]
 }
 
@@ -157,6 +163,15 @@ pub struct HostCollector {
     collectors: Vec<Box<dyn Collector>>,
 }
 
+impl std::fmt::Debug for HostCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostCollector")
+            .field("settings", &self.settings)
+            .field("collectors", &self.collector_names())
+            .finish()
+    }
+}
+
 /// A collector name that does not exist.
 #[derive(Debug, thiserror::Error)]
 #[error("unknown collector {name:?} (known: {known})")]
@@ -172,10 +187,10 @@ impl HostCollector {
         let collectors = match &settings.collectors {
             None => available,
             Some(wanted) => {
-                let mut chosen = Vec::with_capacity(wanted.len());
+                let mut chosen: Vec<Box<dyn Collector>> = Vec::with_capacity(wanted.len());
                 for name in wanted {
                     let Some(i) = available.iter().position(|c| c.name() == name) else {
-                        if chosen.iter().any(|c: &Box<dyn Collector>| c.name() == name) {
+                        if chosen.iter().any(|c| c.name() == name) {
                             continue;
                         }
                         return Err(UnknownCollector {
@@ -244,4 +259,38 @@ impl HostCollector {
 /// hostmetrics`). Fails only on an unknown collector name.
 pub fn collect(settings: Settings) -> Result<MetricSet, UnknownCollector> {
     Ok(HostCollector::try_new(settings)?.collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_knows_every_collector_and_only_those() {
+        assert_eq!(names(), crate::config::KNOWN_COLLECTORS);
+    }
+
+    #[test]
+    fn unknown_collectors_are_refused_and_failures_reported_per_collector() {
+        let settings = |names: &[&str]| Settings {
+            collectors: Some(names.iter().map(|n| n.to_string()).collect()),
+            ..Settings::default()
+        };
+        let err = HostCollector::try_new(settings(&["cpu", "gpu"])).unwrap_err();
+        assert_eq!(err.name, "gpu");
+        let (_dir, roots) = procfile::testing::temp_roots();
+        let mut s = settings(&["meminfo", "uname"]);
+        s.roots = roots;
+        let out = collect(s).unwrap();
+        assert_eq!(
+            out.get("node_scrape_collector_success", &[("collector", "meminfo")]),
+            Some(0.0)
+        );
+        assert_eq!(out.get("node_scrape_collector_success", &[("collector", "uname")]), Some(1.0));
+        assert!(out
+            .get("node_scrape_collector_duration_seconds", &[("collector", "meminfo")])
+            .is_some());
+        assert!(out.get("node_uname_info", &[]).is_none()); // has labels
+        assert!(out.to_text().contains("node_uname_info{"));
+    }
 }

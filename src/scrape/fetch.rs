@@ -1,13 +1,17 @@
 //! HTTP fetch of one scrape: the Accept negotiation Prometheus uses, gzip,
 //! authentication, the timeout and `body_size_limit` (the body is never read
-//! past the limit).
+//! past the limit). The `host_metrics:` job's fetcher instead runs the host
+//! collectors on a blocking thread and renders their text into the buffer,
+//! so the rest of the scrape loop treats it as any body.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
 
 use crate::config::ScrapeProtocol;
 use crate::exposition::Format;
+use crate::hostmetrics::HostCollector;
 pub use crate::http_client::{Auth, USER_AGENT_VALUE};
 
 /// The Accept header for `protocols` in order of preference, weighted as
@@ -46,6 +50,8 @@ pub enum FetchError {
     Transport { url: String, message: String },
     #[error("credentials: {0}")]
     Credentials(String),
+    #[error("host metrics collection failed: {0}")]
+    Host(String),
 }
 
 impl FetchError {
@@ -57,6 +63,7 @@ impl FetchError {
             FetchError::BodySizeLimit(_) => "body_size_limit",
             FetchError::Transport { .. } => "transport",
             FetchError::Credentials(_) => "credentials",
+            FetchError::Host(_) => "host_metrics",
         }
     }
 }
@@ -72,6 +79,8 @@ pub struct Fetcher {
     pub body_size_limit: usize,
     /// `enable_compression`: ask for gzip (a gzip reply is decoded either way).
     pub compression: bool,
+    /// Set for the `host_metrics:` job: collect in-process instead of GET.
+    pub host: Option<Arc<HostCollector>>,
 }
 
 impl Fetcher {
@@ -83,6 +92,9 @@ impl Fetcher {
         buf: &mut Vec<u8>,
     ) -> Result<Format, FetchError> {
         buf.clear();
+        if let Some(host) = &self.host {
+            return collect_host(host, url, timeout, buf).await;
+        }
         match tokio::time::timeout(timeout, self.fetch_inner(url, timeout, buf)).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout { url: url.to_owned(), timeout }),
@@ -133,6 +145,32 @@ impl Fetcher {
             buf.extend_from_slice(&chunk);
         }
         Ok(format_for(&content_type))
+    }
+}
+
+/// One host collection on a blocking thread (the collectors read files),
+/// rendered in the text format into `buf`. On timeout the collection still
+/// finishes in the background; its result is dropped.
+async fn collect_host(
+    host: &Arc<HostCollector>,
+    url: &str,
+    timeout: Duration,
+    buf: &mut Vec<u8>,
+) -> Result<Format, FetchError> {
+    let host = host.clone();
+    let mut out = std::mem::take(buf);
+    let task = tokio::task::spawn_blocking(move || {
+        out.clear();
+        host.collect().render_text(&mut out);
+        out
+    });
+    match tokio::time::timeout(timeout, task).await {
+        Ok(Ok(out)) => {
+            *buf = out;
+            Ok(Format::Text)
+        }
+        Ok(Err(e)) => Err(FetchError::Host(e.to_string())),
+        Err(_) => Err(FetchError::Timeout { url: url.to_owned(), timeout }),
     }
 }
 

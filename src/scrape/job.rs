@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::ScrapeConfig;
+use crate::config::{HostMetricsConfig, ScrapeConfig};
 use crate::discovery::{self, ProviderConfig};
+use crate::hostmetrics::{HostCollector, Roots, Settings};
 use crate::http_client::build_client;
 use crate::labels::Labels;
 use crate::relabel::{RelabelConfig, Rule};
@@ -24,7 +25,12 @@ pub enum JobError {
     MetricRelabel { job: String, index: usize, message: String },
     #[error("job {job:?}: {message}")]
     Http { job: String, message: String },
+    #[error("host_metrics job {job:?}: {message}")]
+    Host { job: String, message: String },
 }
+
+/// The scrape URL shown for the host metrics job: collection is in-process.
+pub const HOST_SCRAPE_URL: &str = "host:///metrics";
 
 /// One scrape job, ready to run.
 #[derive(Debug)]
@@ -46,6 +52,9 @@ pub struct ScrapeJob {
     pub target_limit: usize,
     pub keep_dropped_targets: usize,
     pub fetcher: Arc<Fetcher>,
+    /// The host metrics settings, for the `host_metrics:` job (whose fetcher
+    /// collects in-process and whose target URL is [`HOST_SCRAPE_URL`]).
+    pub host: Option<Settings>,
 }
 
 impl ScrapeJob {
@@ -75,6 +84,7 @@ impl ScrapeJob {
             timeout: config.scrape_timeout,
             body_size_limit: limits.body_size_limit,
             compression: config.enable_compression,
+            host: None,
         };
         Ok(ScrapeJob {
             name: job.as_str().into(),
@@ -93,12 +103,37 @@ impl ScrapeJob {
             target_limit: config.target_limit as usize,
             keep_dropped_targets: config.keep_dropped_targets as usize,
             fetcher: Arc::new(fetcher),
+            host: None,
         })
+    }
+
+    /// The `host_metrics:` job: its scrape config as any job's, its fetcher
+    /// running the host collectors instead of an HTTP GET.
+    pub fn host(config: &HostMetricsConfig) -> Result<ScrapeJob, JobError> {
+        let mut job = ScrapeJob::try_new(&config.scrape)?;
+        let settings = Settings {
+            roots: Roots {
+                proc: config.procfs.clone(),
+                sys: config.sysfs.clone(),
+                root: config.rootfs.clone(),
+            },
+            textfile_directory: config.textfile_directory.clone(),
+            collectors: config.collectors.clone(),
+        };
+        let collector = HostCollector::try_new(settings.clone()).map_err(|e| JobError::Host {
+            job: config.scrape.job_name.clone(),
+            message: e.to_string(),
+        })?;
+        let mut fetcher = (*job.fetcher).clone();
+        fetcher.host = Some(Arc::new(collector));
+        job.fetcher = Arc::new(fetcher);
+        job.host = Some(settings);
+        Ok(job)
     }
 
     /// Whether `other` was built from the same effective config.
     pub fn same_config(&self, other: &ScrapeJob) -> bool {
-        self.config == other.config
+        self.config == other.config && self.host == other.host
     }
 
     /// The discovery providers of this job: all `static_configs` as one, each

@@ -189,6 +189,9 @@ fn needs_port(address: &str) -> bool {
 /// `url.URL.String()` builds it: the address exactly as given (a default port
 /// stays), the path escaped, the query sorted by name.
 fn target_url(job: &ScrapeJob, labels: &Labels) -> Result<String, TargetError> {
+    if job.host.is_some() {
+        return Ok(super::job::HOST_SCRAPE_URL.to_owned());
+    }
     let scheme = labels.get(SCHEME).unwrap_or("http");
     let address = labels.get(ADDRESS).unwrap_or_default();
     let mut params: std::collections::BTreeMap<String, Vec<String>> =

@@ -95,7 +95,7 @@ fn unknown_keys_name_their_path_and_position() {
         "global:\n  scrape_interval: 15s\nscrape_config:\n  - job_name: a\n",
         Err(&["3:1: unknown field `scrape_config` (did you mean `scrape_configs`?), expected one of `global`, \
                `scrape_config_files`, `scrape_configs`, `remote_write`, `rule_files`, \
-               `alerting`, `remote_read`, `storage`, `tracing`, `otlp`, `runtime`, `wal`"]),
+               `alerting`, `remote_read`, `storage`, `tracing`, `otlp`, `runtime`, `wal`, `host_metrics`"]),
     );
     check(
         &job("static_configs:\n  - target: ['a:1']"),
