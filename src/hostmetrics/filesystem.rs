@@ -22,7 +22,7 @@
 
 use std::collections::HashSet;
 use std::io::ErrorKind;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -101,6 +101,8 @@ pub struct Filesystem {
     fs_types_exclude: Regex,
     mount_timeout: Duration,
     stuck: Arc<Mutex<HashSet<String>>>,
+    /// `statfs(2)`; tests put a slow stand-in here.
+    stat_fn: fn(&Path) -> std::io::Result<FsStats>,
 }
 
 impl Default for Filesystem {
@@ -127,6 +129,7 @@ impl Filesystem {
             fs_types_exclude: Regex::new(fs_types_exclude)?,
             mount_timeout,
             stuck: Arc::default(),
+            stat_fn: statfs,
         })
     }
 
@@ -151,8 +154,9 @@ impl Filesystem {
         let (tx, rx) = mpsc::channel();
         let stuck = Arc::clone(&self.stuck);
         let mp = mount_point.to_owned();
+        let stat_fn = self.stat_fn;
         let spawned = std::thread::Builder::new().name("tern-statfs".into()).spawn(move || {
-            let result = statfs(&path);
+            let result = stat_fn(&path);
             if tx.send(result).is_err() {
                 // The collector gave up waiting: the mount was marked stuck.
                 stuck.lock().expect("BUG: stuck set poisoned").remove(&mp);
@@ -182,7 +186,7 @@ impl Filesystem {
     }
 }
 
-fn statfs(path: &std::path::Path) -> std::io::Result<FsStats> {
+fn statfs(path: &Path) -> std::io::Result<FsStats> {
     let s = rustix::fs::statfs(path)?;
     let bsize = s.f_bsize as f64;
     Ok(FsStats {
@@ -342,19 +346,54 @@ mod tests {
         assert!(run(&Filesystem::default(), &roots).is_ok());
     }
 
+    static SLOW_STATS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    /// Stands in for `statfs` on a hung NFS mount: answers after 1 s.
+    fn slow_stat(_: &Path) -> std::io::Result<FsStats> {
+        SLOW_STATS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(Duration::from_secs(1));
+        Ok(FsStats { size: 4.0, free: 3.0, avail: 2.0, files: 1.0, files_free: 1.0 })
+    }
+
     #[test]
     fn a_hung_stat_times_out_and_the_mount_stays_stuck_until_it_answers() {
-        // A FIFO stands in for a hung mount: statfs on it returns at once, so
-        // the hang is simulated by a zero timeout with the stat still pending.
-        let fs =
-            Filesystem::new(DEFAULT_MOUNT_POINTS_EXCLUDE, DEFAULT_FS_TYPES_EXCLUDE, Duration::ZERO)
-                .unwrap();
-        fs.stuck.lock().unwrap().insert("/hung".into());
-        assert_eq!(fs.stat("/hung", PathBuf::from("/")), None, "a stuck mount is not statted");
+        let mut fs = Filesystem::new(
+            DEFAULT_MOUNT_POINTS_EXCLUDE,
+            DEFAULT_FS_TYPES_EXCLUDE,
+            Duration::from_millis(50),
+        )
+        .unwrap();
+        fs.stat_fn = slow_stat;
         let (_dir, roots) = temp_roots();
-        write(roots.proc("mounts"), "/dev/sdq /hung ext4 rw 0 0\n");
+        write(roots.proc("mounts"), "nfs:/export /hung nfs4 rw 0 0\n");
+        let hung = [("device", "nfs:/export"), ("fstype", "nfs4"), ("mountpoint", "/hung")];
+
+        let start = std::time::Instant::now();
         let set = run(&fs, &roots).unwrap();
-        let hung = [("device", "/dev/sdq"), ("fstype", "ext4"), ("mountpoint", "/hung")];
+        assert!(
+            start.elapsed() < Duration::from_millis(800),
+            "collection blocked: {:?}",
+            start.elapsed()
+        );
         assert_eq!(set.get("node_filesystem_device_error", &hung), Some(1.0));
+        assert_eq!(set.get("node_filesystem_size_bytes", &hung), None);
+
+        // Still pending: skipped at once, without a second stat thread.
+        let set = run(&fs, &roots).unwrap();
+        let calls = SLOW_STATS.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(calls, 1, "stuck mount was statted again");
+        assert_eq!(set.get("node_filesystem_device_error", &hung), Some(1.0));
+
+        // Once the pending stat returns, the mount is monitored again.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while fs.stuck.lock().unwrap().contains("/hung") {
+            assert!(std::time::Instant::now() < deadline, "mount never recovered");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut fs = fs;
+        fs.mount_timeout = Duration::from_secs(5);
+        let set = run(&fs, &roots).unwrap();
+        assert_eq!(set.get("node_filesystem_device_error", &hung), Some(0.0));
+        assert_eq!(set.get("node_filesystem_size_bytes", &hung), Some(4.0));
     }
 }
