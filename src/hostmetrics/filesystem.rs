@@ -144,44 +144,103 @@ impl Filesystem {
             .collect()
     }
 
-    /// `statfs` of `path` on a helper thread, waited for at most the mount
-    /// timeout; `None` on error or timeout (the mount is then marked stuck).
-    fn stat(&self, mount_point: &str, path: PathBuf) -> Option<FsStats> {
-        if self.stuck.lock().expect("BUG: stuck set poisoned").contains(mount_point) {
-            tracing::debug!(mountpoint = mount_point, "mount point is in an unresponsive state");
-            return None;
+    /// `statfs` of every target (mount point, path to stat), in order, on a
+    /// helper thread; each answer is waited for at most the mount timeout.
+    /// `None` for an error, a timeout (the mount is then marked stuck and a
+    /// new helper takes the remaining targets) or a mount already stuck.
+    fn stat_all(&self, targets: &[(String, PathBuf)]) -> Vec<Option<FsStats>> {
+        let mut results = vec![None; targets.len()];
+        let mut pending: Vec<usize> = {
+            let stuck = self.stuck.lock().expect("BUG: stuck set poisoned");
+            let fresh = |&i: &usize| {
+                let is_stuck = stuck.contains(&targets[i].0);
+                if is_stuck {
+                    let mp = &targets[i].0;
+                    tracing::debug!(mountpoint = %mp, "mount point is in an unresponsive state");
+                }
+                !is_stuck
+            };
+            (0..targets.len()).filter(fresh).collect()
+        };
+        while !pending.is_empty() {
+            let (tx, rx) = mpsc::channel();
+            let batch: Vec<(usize, String, PathBuf)> =
+                pending.iter().map(|&i| (i, targets[i].0.clone(), targets[i].1.clone())).collect();
+            let (stuck, stat_fn) = (Arc::clone(&self.stuck), self.stat_fn);
+            let spawned = std::thread::Builder::new()
+                .name("tern-statfs".into())
+                .spawn(move || stat_worker(batch, stat_fn, &stuck, &tx));
+            if let Err(e) = spawned {
+                tracing::debug!(error = %e, "cannot spawn statfs thread");
+                break;
+            }
+            let mut answered = 0;
+            while answered < pending.len() {
+                let next = match rx.recv_timeout(self.mount_timeout) {
+                    Ok(answer) => Some(answer),
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        self.give_up(&rx, &targets[pending[answered]].0)
+                    }
+                };
+                let Some((i, result)) = next else { break };
+                results[i] = match result {
+                    Ok(stats) => Some(stats),
+                    Err(e) => {
+                        let mp = &targets[i].0;
+                        tracing::debug!(mountpoint = %mp, error = %e, "error on statfs() system call");
+                        None
+                    }
+                };
+                answered += 1;
+            }
+            // The first unanswered target hung or its helper died: the rest
+            // go to a new helper.
+            pending.drain(..(answered + 1).min(pending.len()));
         }
-        let (tx, rx) = mpsc::channel();
-        let stuck = Arc::clone(&self.stuck);
-        let mp = mount_point.to_owned();
-        let stat_fn = self.stat_fn;
-        let spawned = std::thread::Builder::new().name("tern-statfs".into()).spawn(move || {
-            let result = stat_fn(&path);
-            if tx.send(result).is_err() {
-                // The collector gave up waiting: the mount was marked stuck.
-                stuck.lock().expect("BUG: stuck set poisoned").remove(&mp);
-                tracing::warn!(mountpoint = %mp, "mount point has recovered, monitoring will resume");
-            }
-        });
-        if let Err(e) = spawned {
-            tracing::debug!(mountpoint = mount_point, error = %e, "cannot spawn statfs thread");
-            return None;
+        results
+    }
+
+    /// After a timeout: takes an answer that arrived meanwhile, or marks the
+    /// mount stuck. Under the lock the helper holds while it unmarks and
+    /// answers, so a mark is never left behind by a helper that has finished.
+    fn give_up(&self, rx: &mpsc::Receiver<StatAnswer>, mount_point: &str) -> Option<StatAnswer> {
+        let mut stuck = self.stuck.lock().expect("BUG: stuck set poisoned");
+        if let Ok(answer) = rx.try_recv() {
+            return Some(answer);
         }
-        match rx.recv_timeout(self.mount_timeout) {
-            Ok(Ok(stats)) => Some(stats),
-            Ok(Err(e)) => {
-                tracing::debug!(mountpoint = mount_point, error = %e, "error on statfs() system call");
-                None
-            }
-            Err(_) => {
-                self.stuck.lock().expect("BUG: stuck set poisoned").insert(mount_point.to_owned());
-                tracing::error!(
-                    mountpoint = mount_point,
-                    timeout = ?self.mount_timeout,
-                    "mount point timed out, it is being labeled as stuck and will not be monitored"
-                );
-                None
-            }
+        stuck.insert(mount_point.to_owned());
+        tracing::error!(
+            mountpoint = mount_point,
+            timeout = ?self.mount_timeout,
+            "mount point timed out, it is being labeled as stuck and will not be monitored"
+        );
+        None
+    }
+}
+
+/// One helper's answer: the target's index and its `statfs` result.
+type StatAnswer = (usize, std::io::Result<FsStats>);
+
+/// A helper thread: stats each target in order; after each, unmarks the mount
+/// and answers under the stuck-set lock; stops when nobody listens any more.
+fn stat_worker(
+    batch: Vec<(usize, String, PathBuf)>,
+    stat_fn: fn(&Path) -> std::io::Result<FsStats>,
+    stuck: &Mutex<HashSet<String>>,
+    tx: &mpsc::Sender<StatAnswer>,
+) {
+    for (i, mount_point, path) in batch {
+        let result = stat_fn(&path);
+        let mut marks = stuck.lock().expect("BUG: stuck set poisoned");
+        let recovered = marks.remove(&mount_point);
+        let listened = tx.send((i, result)).is_ok();
+        drop(marks);
+        if recovered {
+            tracing::warn!(mountpoint = %mount_point, "mount point has recovered, monitoring will resume");
+        }
+        if !listened {
+            return;
         }
     }
 }
@@ -251,10 +310,15 @@ impl Collector for Filesystem {
         };
         let root = ctx.roots.root.to_string_lossy();
         let mounts = parse_mounts(&text, &root).map_err(|e| e.at(&path))?;
-        for m in self.selected(mounts) {
-            let target = ctx.roots.root.join(m.mount_point.trim_start_matches('/'));
-            let stats = self.stat(&m.mount_point, target);
-            push_mount(out, &m, stats);
+        let mounts = self.selected(mounts);
+        let targets: Vec<(String, PathBuf)> = mounts
+            .iter()
+            .map(|m| {
+                (m.mount_point.clone(), ctx.roots.root.join(m.mount_point.trim_start_matches('/')))
+            })
+            .collect();
+        for (m, stats) in mounts.iter().zip(self.stat_all(&targets)) {
+            push_mount(out, m, stats);
         }
         Ok(())
     }
@@ -348,10 +412,13 @@ mod tests {
 
     static SLOW_STATS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-    /// Stands in for `statfs` on a hung NFS mount: answers after 1 s.
-    fn slow_stat(_: &Path) -> std::io::Result<FsStats> {
-        SLOW_STATS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        std::thread::sleep(Duration::from_secs(1));
+    /// Stands in for `statfs`: a mount point ending in "hung" answers after
+    /// 1 s, as a hung NFS mount that comes back; others at once.
+    fn slow_stat(path: &Path) -> std::io::Result<FsStats> {
+        if path.ends_with("hung") {
+            SLOW_STATS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::thread::sleep(Duration::from_secs(1));
+        }
         Ok(FsStats { size: 4.0, free: 3.0, avail: 2.0, files: 1.0, files_free: 1.0 })
     }
 
@@ -365,7 +432,8 @@ mod tests {
         .unwrap();
         fs.stat_fn = slow_stat;
         let (_dir, roots) = temp_roots();
-        write(roots.proc("mounts"), "nfs:/export /hung nfs4 rw 0 0\n");
+        write(roots.proc("mounts"), "nfs:/export /hung nfs4 rw 0 0\n/dev/sdb /data ext4 rw 0 0\n");
+        let data = [("device", "/dev/sdb"), ("fstype", "ext4"), ("mountpoint", "/data")];
         let hung = [("device", "nfs:/export"), ("fstype", "nfs4"), ("mountpoint", "/hung")];
 
         let start = std::time::Instant::now();
@@ -377,6 +445,11 @@ mod tests {
         );
         assert_eq!(set.get("node_filesystem_device_error", &hung), Some(1.0));
         assert_eq!(set.get("node_filesystem_size_bytes", &hung), None);
+        assert_eq!(
+            set.get("node_filesystem_size_bytes", &data),
+            Some(4.0),
+            "mounts after a hung one"
+        );
 
         // Still pending: skipped at once, without a second stat thread.
         let set = run(&fs, &roots).unwrap();

@@ -55,7 +55,11 @@ pub fn parse_psi(text: &str) -> Result<PsiTotals, LineError> {
     Ok(totals)
 }
 
-const MICROS: f64 = 1_000_000.0;
+/// Microseconds to seconds in two steps, as node_exporter computes it
+/// (`float64(total) / 1000.0 / 1000.0`), so the last bit agrees.
+fn seconds(us: u64) -> f64 {
+    us as f64 / 1000.0 / 1000.0
+}
 
 impl Collector for Pressure {
     fn name(&self) -> &'static str {
@@ -74,7 +78,7 @@ impl Collector for Pressure {
             })?;
             let totals = parse_psi(&text).map_err(|e| e.at(&path))?;
             let need = |v: Option<u64>, which: &str| {
-                v.map(|us| us as f64 / MICROS)
+                v.map(seconds)
                     .ok_or_else(|| CollectorError::parse(&path, 0, format!("no \"{which}\" line")))
             };
             match resource {
@@ -158,6 +162,12 @@ mod tests {
             Err((2, "invalid avg10")),
         );
         check("some avg10=1.00 avg60=2.00 avg300=3.00 total=-1\n", Err((1, "invalid value")));
+    }
+
+    #[test]
+    fn converts_microseconds_as_node_exporter_does() {
+        // One division by 1e6 gives 9e-06; node_exporter's two give this.
+        assert_eq!(seconds(9), 8.999999999999999e-06);
     }
 
     #[test]
