@@ -168,8 +168,11 @@ impl RawHostMetrics {
         scrape.scrape_interval = self.scrape_interval;
         scrape.scrape_timeout = self.scrape_timeout;
         scrape.metric_relabel_configs = self.metric_relabel_configs;
-        scrape.static_configs =
-            vec![StaticConfig { targets: vec![instance.clone()], ..Default::default() }];
+        // `instance` as a group label, so that no default port is added to it.
+        scrape.static_configs = vec![StaticConfig {
+            targets: vec![instance.clone()],
+            labels: [("instance".to_owned(), instance.clone())].into(),
+        }];
         validate::scrape_config(&mut scrape, global, &at, p);
         let textfile_directory = (!self.textfile_directory.is_empty())
             .then(|| PathBuf::from(super::join_dir_str(dir, &self.textfile_directory)));
