@@ -55,10 +55,13 @@ pub fn parse_netstat(text: &str) -> Result<Vec<Stat<'_>>, LineError> {
         let Some(protocol) = first.strip_suffix(':') else {
             return Err(LineError::new(i + 1, format!("expected \"Protocol:\", found {first:?}")));
         };
-        let values: Vec<&str> = match lines.next() {
-            Some((_, v)) => v.split_whitespace().collect(),
-            None => Vec::new(),
+        let Some((_, values)) = lines.next() else {
+            return Err(LineError::new(
+                i + 1,
+                format!("no value line after the {protocol} header"),
+            ));
         };
+        let values: Vec<&str> = values.split_whitespace().collect();
         if values.len() != names.len() || values.first() != names.first() {
             return Err(LineError::new(
                 i + 2,
@@ -159,7 +162,7 @@ mod tests {
     fn rejects_truncated_and_mismatched_files_with_their_line() {
         for (input, line, msg) in [
             ("TcpExt: A B\nTcpExt: 1\n", 2, "field count mismatch for TcpExt: 2 names, 1 values"),
-            ("TcpExt: A B\n", 2, "field count mismatch"),
+            ("TcpExt: A B\n", 1, "no value line after the TcpExt header"),
             ("Ip: A\nIp: 1\nTcp: A\nUdp: 1\n", 4, "field count mismatch"),
             ("Ip A\nIp 1\n", 1, "expected \"Protocol:\""),
             ("Tcp: A MaxConn\nTcp: 1 x\n", 2, "invalid value \"x\""),

@@ -78,3 +78,42 @@ pub(crate) mod testing {
         std::fs::write(path, text).expect("BUG: write");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{fixture, run};
+    use crate::hostmetrics::{
+        conntrack, diskstats, entropy, filefd, filesystem, netdev, netstat, pressure, sockstat,
+        vmstat, Collector, CollectorError, Roots,
+    };
+
+    /// Every collector of engineer B on `tests/data/hostmetrics/truncated`, a
+    /// copy of the captured tree with each file cut short mid-line: a parse
+    /// error naming the file and line, never a panic or a silent success.
+    #[test]
+    fn every_collector_names_the_file_and_line_of_a_truncated_file() {
+        let roots =
+            Roots { proc: fixture("truncated/proc"), sys: fixture("sys"), root: fixture("root") };
+        let cases: Vec<(Box<dyn Collector>, &str, usize)> = vec![
+            (Box::new(conntrack::Conntrack), "net/stat/nf_conntrack", 2),
+            (Box::new(diskstats::Diskstats::default()), "diskstats", 9),
+            (Box::new(entropy::Entropy), "sys/kernel/random/entropy_avail", 1),
+            (Box::new(filefd::Filefd), "sys/fs/file-nr", 1),
+            (Box::new(filesystem::Filesystem::default()), "1/mounts", 6),
+            (Box::new(netdev::Netdev::default()), "net/dev", 6),
+            (Box::new(netstat::Netstat::default()), "net/netstat", 3),
+            (Box::new(pressure::Pressure), "pressure/cpu", 1),
+            (Box::new(sockstat::Sockstat), "net/sockstat", 2),
+            (Box::new(vmstat::Vmstat::default()), "vmstat", 96),
+        ];
+        for (collector, file, want_line) in cases {
+            match run(collector.as_ref(), &roots) {
+                Err(CollectorError::Parse { path, line, message }) => {
+                    assert_eq!(path, roots.proc(file), "{}", collector.name());
+                    assert_eq!(line, want_line, "{}: {message}", collector.name());
+                }
+                other => panic!("{}: want a parse error, got {other:?}", collector.name()),
+            }
+        }
+    }
+}
