@@ -72,15 +72,17 @@ pub fn parse_mounts(text: &str, root: &str) -> Result<Vec<Mount>, LineError> {
     Ok(out)
 }
 
-/// node_exporter's `rootfsStripPrefix`.
+/// node_exporter's `rootfsStripPrefix`, on whole path components (a trailing
+/// "/" on the root is ignored; `/host/rootfs` does not lose `/host/root`).
 fn strip_root(path: &str, root: &str) -> String {
-    if root == "/" {
+    let root = root.trim_end_matches('/');
+    if root.is_empty() {
         return path.to_owned();
     }
     match path.strip_prefix(root) {
         Some("") => "/".to_owned(),
-        Some(rest) => rest.to_owned(),
-        None => path.to_owned(),
+        Some(rest) if rest.starts_with('/') => rest.to_owned(),
+        _ => path.to_owned(),
     }
 }
 
@@ -351,6 +353,9 @@ mod tests {
             ]
         );
         assert_eq!(parse_mounts(text, "/").unwrap()[0].mount_point, "/host/root");
+        assert_eq!(parse_mounts(text, "/host/root/").unwrap()[1].mount_point, "/mnt/my disk\tx");
+        assert_eq!(parse_mounts(text, "/host/root/").unwrap()[2].mount_point, "/proc");
+        assert_eq!(strip_root("/host/rootfs/x", "/host/root"), "/host/rootfs/x");
     }
 
     #[test]
