@@ -2,8 +2,9 @@
 //! same machine, for every collector tern implements.
 //!
 //! node_exporter runs on 127.0.0.1 with exactly tern's collectors enabled
-//! (`--collector.disable-defaults --collector.<name>...`) and the same
-//! textfile directory; it is scraped once before and once after `tern
+//! (`--collector.disable-defaults --collector.<name>...`), upstream 1.5.0's
+//! filesystem mount-point and netdev device excludes (Debian's package
+//! patches both) and the same textfile directory; it is scraped once before and once after `tern
 //! hostmetrics` runs, so each moving value of tern's must lie between the two
 //! readings, widened by a tolerance that fits the metric:
 //!
@@ -201,6 +202,10 @@ fn tern_hostmetrics_matches_node_exporter_for_every_implemented_collector() {
         format!("--web.listen-address=127.0.0.1:{port}"),
         "--collector.disable-defaults".to_owned(),
         format!("--collector.textfile.directory={dir_arg}"),
+        // Debian patches these two defaults (its log says so); tern keeps
+        // upstream 1.5.0's, so the reference runs with upstream's values.
+        "--collector.filesystem.mount-points-exclude=^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)".to_owned(),
+        "--collector.netdev.device-exclude=".to_owned(),
     ];
     args.extend(collectors.iter().map(|c| format!("--collector.{c}")));
     let _exporter = spawn_quiet("prometheus-node-exporter", &args);
