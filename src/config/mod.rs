@@ -241,6 +241,9 @@ impl Config {
             parts.push(count(k8s_sd, "kubernetes_sd config"));
         }
         parts.push(count(self.remote_write.len(), "remote_write endpoint"));
+        if let Some(host) = &self.host_metrics {
+            parts.push(format!("host metrics (job {:?})", host.scrape.job_name));
+        }
         parts.join(", ")
     }
 }
