@@ -8,7 +8,7 @@ COPY Cargo.toml Cargo.lock build.rs ./
 COPY proto proto
 RUN mkdir -p src benches examples \
  && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
- && for f in benches/parse.rs benches/encode.rs benches/wal.rs examples/parse_loop.rs; do echo 'fn main() {}' > "$f"; done \
+ && for f in benches/parse.rs benches/encode.rs benches/wal.rs benches/hostmetrics.rs examples/parse_loop.rs; do echo 'fn main() {}' > "$f"; done \
  && cargo build --release --locked --bin tern \
  && rm -rf src
 COPY . .
