@@ -116,4 +116,69 @@ mod tests {
             }
         }
     }
+
+    /// Every captured file B's parsers read.
+    const CAPTURED: [&str; 16] = [
+        "proc/1/mounts",
+        "proc/diskstats",
+        "proc/net/dev",
+        "proc/net/netstat",
+        "proc/net/snmp",
+        "proc/net/snmp6",
+        "proc/net/sockstat",
+        "proc/net/sockstat6",
+        "proc/net/stat/nf_conntrack",
+        "proc/pressure/cpu",
+        "proc/pressure/io",
+        "proc/sys/fs/file-nr",
+        "proc/sys/kernel/random/entropy_avail",
+        "proc/vmstat",
+        "root-udev/run/udev/data/b254:0",
+        "proc/sys/net/netfilter/nf_conntrack_max",
+    ];
+
+    /// Runs every parser on `text`; each error must name a line of it.
+    fn parse_everything(text: &str) {
+        let last = text.lines().count() + 1;
+        let mut lines = vec![
+            filefd::parse_file_nr(text).err(),
+            entropy::parse_uint_file(text).err(),
+            conntrack::parse_conntrack_stat(text).err(),
+            pressure::parse_psi(text).err(),
+            vmstat::parse_vmstat(text).err(),
+            sockstat::parse_sockstat(text).err(),
+            netstat::parse_netstat(text).err(),
+            netstat::parse_snmp6(text).err(),
+            netdev::parse_net_dev(text).err(),
+            diskstats::parse_diskstats(text).err(),
+            filesystem::parse_mounts(text, "/host/root").err(),
+        ];
+        diskstats::parse_udev_properties(text);
+        for err in lines.drain(..).flatten() {
+            assert!((1..=last).contains(&err.line), "{err} outside 1..={last} of {text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Captured files cut anywhere and with one character replaced: every
+        /// parser returns a value or an error on a line of the input, and
+        /// never panics.
+        #[test]
+        fn parsers_never_panic_on_cut_or_damaged_files(
+            file in 0..CAPTURED.len(),
+            cut in 0.0..=1.0f64,
+            damage in proptest::option::of((0.0..1.0f64, proptest::sample::select(vec!['x', ' ', '\n', ':', '-', '\t', '=', '\u{e9}', '6']))),
+        ) {
+            let text = std::fs::read_to_string(fixture(CAPTURED[file])).unwrap();
+            let mut chars: Vec<char> = text.chars().collect();
+            chars.truncate((chars.len() as f64 * cut) as usize);
+            if let Some((at, c)) = damage {
+                if !chars.is_empty() {
+                    let i = ((chars.len() as f64 * at) as usize).min(chars.len() - 1);
+                    chars[i] = c;
+                }
+            }
+            parse_everything(&chars.into_iter().collect::<String>());
+        }
+    }
 }
