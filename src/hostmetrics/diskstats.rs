@@ -369,6 +369,8 @@ mod tests {
 
     #[test]
     fn udev_database_fills_labels_and_info_families() {
+        // root-udev/run/udev/data/b254:0 is written by hand in udev's database
+        // format (`udevadm info --export-db`): this machine runs no udev.
         let roots = fixture_roots();
         let set =
             run(&Diskstats::default(), &Roots { root: fixture("root-udev"), ..roots }).unwrap();
