@@ -186,6 +186,12 @@ fn textfile_dir() -> tempfile::TempDir {
          tern_test_latency_seconds_sum 1.5\ntern_test_latency_seconds_count 2\n\
          tern_test_untyped 7\n",
     );
+    // Same family, another HELP: node_exporter's gatherer drops these series.
+    w(
+        "help_conflict.prom",
+        "# HELP tern_test_jobs_total Other help.\n# TYPE tern_test_jobs_total counter\n\
+         tern_test_jobs_total{kind=\"c\"} 5\n",
+    );
     w("bad.prom", "tern_test_broken{ 1\n");
     w("stamped.prom", "tern_test_stamped 1 1700000000000\n");
     w("ignored.txt", "tern_test_ignored 1\n");
