@@ -62,3 +62,64 @@ fn flags_and_config_choose_collectors_roots_and_textfiles() {
     assert!(families > 100, "{families} families");
     assert_eq!(stdout.matches("node_scrape_collector_success{").count(), 18);
 }
+
+fn tree_args(tree: &str) -> Vec<String> {
+    let base = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/hostmetrics");
+    let dir = if tree.is_empty() { base.to_owned() } else { format!("{base}/{tree}") };
+    ["procfs", "sysfs", "rootfs"]
+        .iter()
+        .zip(["proc", "sys", "root"])
+        .map(|(flag, sub)| format!("--path.{flag}={dir}/{sub}"))
+        .collect()
+}
+
+#[test]
+fn the_captured_fixture_tree_as_roots_feeds_every_collector() {
+    let args = tree_args("");
+    let out = tern(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    for c in tern::hostmetrics::names() {
+        let line = format!("node_scrape_collector_success{{collector=\"{c}\"}} 1\n");
+        assert!(
+            stdout.contains(&line),
+            "{c} failed on the fixture tree:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let meminfo = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/hostmetrics/proc/meminfo"
+    ))
+    .unwrap();
+    let kb: f64 =
+        meminfo.lines().next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let total = tern::exposition::format_value(kb * 1024.0);
+    assert!(stdout.contains(&format!("\nnode_memory_MemTotal_bytes {total}\n")), "{stdout}");
+    assert!(stdout.contains("version_codename=\"bookworm\""), "{stdout}");
+}
+
+#[test]
+fn a_truncated_tree_fails_each_reading_collector_naming_file_and_line() {
+    let args = tree_args("truncated");
+    let out = tern(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    // Every captured file is cut mid-line; cpu's lines come before the cut in
+    // proc/stat, uname reads no file and textfile has no directory.
+    let file_and_line =
+        regex::Regex::new(r"tests/data/hostmetrics/truncated/[^ :]+:[0-9]+: ").unwrap();
+    for c in tern::hostmetrics::names() {
+        let ok = matches!(c, "cpu" | "uname" | "textfile");
+        let line = format!("node_scrape_collector_success{{collector=\"{c}\"}} {}\n", u8::from(ok));
+        assert!(stdout.contains(&line), "want {line}");
+        if !ok {
+            let logged = stderr
+                .lines()
+                .find(|l| l.contains(&format!("collector=\"{c}\"")))
+                .unwrap_or_else(|| panic!("no log line for {c}:\n{stderr}"));
+            assert!(file_and_line.is_match(logged), "{logged}");
+        }
+    }
+}
