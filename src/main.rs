@@ -7,6 +7,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use tern::config::host_metrics_defaults::{
+    DISKSTATS_DEVICE_EXCLUDE, FILESYSTEM_FS_TYPES_EXCLUDE, FILESYSTEM_MOUNT_POINTS_EXCLUDE,
+    NETDEV_DEVICE_EXCLUDE, TEXTFILE_DIRECTORY,
+};
 use tern::exposition::Format;
 
 #[derive(Parser)]
@@ -49,7 +53,7 @@ enum Command {
     /// Print the built-in host collector's metrics once, in the text format
     /// (node_exporter 1.5 compatible). Flags as node_exporter's, or `--config`
     /// to take them from the config file's `host_metrics:` block.
-    Hostmetrics(HostmetricsArgs),
+    Hostmetrics(Box<HostmetricsArgs>),
 }
 
 #[derive(clap::Args)]
@@ -63,9 +67,27 @@ struct HostmetricsArgs {
     /// Root filesystem mount point.
     #[arg(long = "path.rootfs", default_value = "/")]
     rootfs: PathBuf,
-    /// Directory of `*.prom` files for the textfile collector.
-    #[arg(long = "collector.textfile.directory")]
-    textfile_directory: Option<PathBuf>,
+    /// Directory of `*.prom` files for the textfile collector ("" for none).
+    #[arg(long = "collector.textfile.directory", default_value = TEXTFILE_DIRECTORY)]
+    textfile_directory: String,
+    /// Regexp of mount points to exclude for filesystem collector.
+    #[arg(long = "collector.filesystem.mount-points-exclude", default_value = FILESYSTEM_MOUNT_POINTS_EXCLUDE)]
+    mount_points_exclude: String,
+    /// Regexp of filesystem types to exclude for filesystem collector.
+    #[arg(long = "collector.filesystem.fs-types-exclude", default_value = FILESYSTEM_FS_TYPES_EXCLUDE)]
+    fs_types_exclude: String,
+    /// Regexp of net devices to exclude (mutually exclusive to device-include).
+    #[arg(long = "collector.netdev.device-exclude", default_value = NETDEV_DEVICE_EXCLUDE)]
+    netdev_device_exclude: String,
+    /// Regexp of net devices to include (mutually exclusive to device-exclude).
+    #[arg(long = "collector.netdev.device-include", default_value = "")]
+    netdev_device_include: String,
+    /// Regexp of diskstats devices to exclude (mutually exclusive to device-include).
+    #[arg(long = "collector.diskstats.device-exclude", default_value = DISKSTATS_DEVICE_EXCLUDE)]
+    diskstats_device_exclude: String,
+    /// Regexp of diskstats devices to include (mutually exclusive to device-exclude).
+    #[arg(long = "collector.diskstats.device-include", default_value = "")]
+    diskstats_device_include: String,
     /// Collectors to run, comma-separated (default: all).
     #[arg(long, value_delimiter = ',')]
     collectors: Option<Vec<String>>,
@@ -98,7 +120,7 @@ fn main() -> ExitCode {
         Command::Parse { format, file } => parse(format.into(), file),
         Command::Run { config, data_dir, listen } => run(config, data_dir, listen),
         Command::CheckConfig { file } => Ok(check_config(&file)),
-        Command::Hostmetrics(args) => hostmetrics(args),
+        Command::Hostmetrics(args) => hostmetrics(*args),
     };
     match result {
         Ok(code) => code,
@@ -192,6 +214,14 @@ fn hostmetrics(args: HostmetricsArgs) -> anyhow::Result<ExitCode> {
                 },
                 textfile_directory: host.textfile_directory,
                 collectors: host.collectors,
+                options: tern::hostmetrics::Options {
+                    filesystem_mount_points_exclude: host.filesystem_mount_points_exclude,
+                    filesystem_fs_types_exclude: host.filesystem_fs_types_exclude,
+                    netdev_device_exclude: host.netdev_device_exclude,
+                    netdev_device_include: host.netdev_device_include,
+                    diskstats_device_exclude: host.diskstats_device_exclude,
+                    diskstats_device_include: host.diskstats_device_include,
+                },
             }
         }
         None => tern::hostmetrics::Settings {
@@ -200,8 +230,17 @@ fn hostmetrics(args: HostmetricsArgs) -> anyhow::Result<ExitCode> {
                 sys: args.sysfs,
                 root: args.rootfs,
             },
-            textfile_directory: args.textfile_directory,
+            textfile_directory: (!args.textfile_directory.is_empty())
+                .then(|| PathBuf::from(args.textfile_directory)),
             collectors: args.collectors,
+            options: tern::hostmetrics::Options {
+                filesystem_mount_points_exclude: args.mount_points_exclude,
+                filesystem_fs_types_exclude: args.fs_types_exclude,
+                netdev_device_exclude: args.netdev_device_exclude,
+                netdev_device_include: args.netdev_device_include,
+                diskstats_device_exclude: args.diskstats_device_exclude,
+                diskstats_device_include: args.diskstats_device_include,
+            },
         },
     };
     let set = tern::hostmetrics::collect(settings)?;

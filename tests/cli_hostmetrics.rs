@@ -55,6 +55,36 @@ fn flags_and_config_choose_collectors_roots_and_textfiles() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown collector \"gpu\""));
     assert!(out.stdout.is_empty());
 
+    // node_exporter's rules for its collector flags: a bad regex, or an
+    // include next to the (default) exclude, is refused naming the flag.
+    let out = tern(&["--collectors", "netdev", "--collector.netdev.device-include", "^eth"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "--collector.netdev.device-*: device-exclude & device-include are mutually exclusive"
+        ),
+        "{stderr}"
+    );
+    let out =
+        tern(&["--collectors", "filesystem", "--collector.filesystem.mount-points-exclude", "("]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--collector.filesystem.mount-points-exclude: regex parse error"),
+        "{stderr}"
+    );
+    let out = tern(&[
+        "--collectors",
+        "netdev",
+        "--collector.netdev.device-exclude=",
+        "--collector.netdev.device-include=^lo$",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("node_network_receive_bytes_total{device=\"lo\"}"), "{stdout}");
+    assert_eq!(stdout.matches("node_network_receive_bytes_total{").count(), 1, "{stdout}");
+
     let out = tern(&[]);
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();

@@ -2,11 +2,11 @@
 //! same machine, for every collector tern implements.
 //!
 //! node_exporter runs on 127.0.0.1 with exactly tern's collectors enabled
-//! (`--collector.disable-defaults --collector.<name>...`), upstream 1.5.0's
-//! filesystem mount-point and netdev device excludes (Debian's package
-//! patches both) and the same textfile directory; it is scraped once before and once after `tern
-//! hostmetrics` runs, so each moving value of tern's must lie between the two
-//! readings, widened by a tolerance that fits the metric:
+//! (`--collector.disable-defaults --collector.<name>...`), its own (Debian's)
+//! defaults for every other flag, and the same textfile directory as tern;
+//! it is scraped once before and once after `tern hostmetrics` runs, so each
+//! moving value of tern's must lie between the two readings, widened by a
+//! tolerance that fits the metric:
 //!
 //! | metrics | tolerance |
 //! |---|---|
@@ -21,6 +21,11 @@
 //! Names, TYPE, HELP and label sets must match exactly: every node_exporter
 //! series of these collectors is in tern's output and tern has none that
 //! node_exporter lacks. Coverage per collector is printed.
+//!
+//! Also: tern's defaults are the ones `prometheus-node-exporter --help`
+//! prints, and with upstream's values for the flags Debian patches (given to
+//! both sides, tern through its config file) the outputs still agree and
+//! differ from the defaults' as they should (`lo` in netdev).
 
 mod support;
 
@@ -198,28 +203,25 @@ fn textfile_dir() -> tempfile::TempDir {
     dir
 }
 
-#[test]
-fn tern_hostmetrics_matches_node_exporter_for_every_implemented_collector() {
+/// Runs node_exporter with `ne_args` (tern's collectors enabled) and tern
+/// with `tern_args`, compares them as the module documentation says, and
+/// returns tern's output.
+fn compare(ne_args: &[String], tern_args: &[String]) -> Scrape {
     let collectors = tern::hostmetrics::names();
-    let textfiles = textfile_dir();
-    let dir_arg = textfiles.path().display().to_string();
     let port = free_port();
     let mut args = vec![
         format!("--web.listen-address=127.0.0.1:{port}"),
         "--collector.disable-defaults".to_owned(),
-        format!("--collector.textfile.directory={dir_arg}"),
-        // Debian patches these two defaults (its log says so); tern keeps
-        // upstream 1.5.0's, so the reference runs with upstream's values.
-        "--collector.filesystem.mount-points-exclude=^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)".to_owned(),
-        "--collector.netdev.device-exclude=".to_owned(),
     ];
+    args.extend(ne_args.iter().cloned());
     args.extend(collectors.iter().map(|c| format!("--collector.{c}")));
     let _exporter = spawn_quiet("prometheus-node-exporter", &args);
     let text = "text/plain;version=0.0.4";
     let (_, first) = wait_for_200(port, "/metrics", text, 20);
 
     let output = Command::new(env!("CARGO_BIN_EXE_tern"))
-        .args(["hostmetrics", "--collector.textfile.directory", &dir_arg])
+        .arg("hostmetrics")
+        .args(tern_args)
         .output()
         .expect("run tern hostmetrics");
     assert!(
@@ -283,9 +285,132 @@ fn tern_hostmetrics_matches_node_exporter_for_every_implemented_collector() {
         }
     }
     assert!(problems.is_empty(), "{} differences:\n{}", problems.len(), problems.join("\n"));
+    tern
+}
+
+/// The `device` label values of `family` in `s`.
+fn devices(s: &Scrape, family: &str, label: &str) -> BTreeSet<String> {
+    s.values
+        .keys()
+        .filter(|(name, _)| name == family)
+        .flat_map(|(_, labels)| labels.iter().filter(|(n, _)| n == label).map(|(_, v)| v.clone()))
+        .collect()
+}
+
+#[test]
+fn tern_hostmetrics_matches_node_exporter_for_every_implemented_collector() {
+    let textfiles = textfile_dir();
+    let dir_arg = format!("--collector.textfile.directory={}", textfiles.path().display());
+    // Every other flag at its default on both sides: Debian's.
+    let tern = compare(std::slice::from_ref(&dir_arg), std::slice::from_ref(&dir_arg));
     // The textfile collector saw the bad files as node_exporter did.
     let scrape_error = (String::from("node_textfile_scrape_error"), vec![]);
     assert_eq!(tern.values.get(&scrape_error), Some(&1.0));
+    // Debian's netdev default excludes the loopback device.
+    let netdevs = devices(&tern, "node_network_receive_bytes_total", "device");
+    assert!(!netdevs.is_empty() && !netdevs.contains("lo"), "{netdevs:?}");
+}
+
+/// Upstream node_exporter 1.5's values of the defaults Debian patches.
+const UPSTREAM_MOUNT_POINTS_EXCLUDE: &str =
+    "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
+
+#[test]
+fn upstreams_values_set_in_terns_config_change_the_output_as_node_exporters_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tern.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "host_metrics:\n  textfile_directory: ''\n  netdev_device_exclude: ''\n  \
+             filesystem_mount_points_exclude: '{UPSTREAM_MOUNT_POINTS_EXCLUDE}'\n"
+        ),
+    )
+    .unwrap();
+    let ne_args = [
+        "--collector.textfile.directory=".to_owned(),
+        "--collector.netdev.device-exclude=".to_owned(),
+        format!("--collector.filesystem.mount-points-exclude={UPSTREAM_MOUNT_POINTS_EXCLUDE}"),
+    ];
+    let tern = compare(&ne_args, &["--config".to_owned(), config.display().to_string()]);
+    let netdevs = devices(&tern, "node_network_receive_bytes_total", "device");
+    assert!(netdevs.contains("lo"), "{netdevs:?}");
+
+    // The same through the CLI flags, and against Debian's defaults: only the
+    // loopback device and the mounts under /run, /mnt and /media differ.
+    let flags = |upstream: bool| {
+        let mut args = vec!["hostmetrics", "--collectors", "netdev,filesystem"];
+        if upstream {
+            args.extend(["--collector.netdev.device-exclude", ""]);
+            args.extend([
+                "--collector.filesystem.mount-points-exclude",
+                UPSTREAM_MOUNT_POINTS_EXCLUDE,
+            ]);
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_tern")).args(&args).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        parse(&out.stdout)
+    };
+    let (upstream, debian) = (flags(true), flags(false));
+    let up = devices(&upstream, "node_network_receive_bytes_total", "device");
+    let deb = devices(&debian, "node_network_receive_bytes_total", "device");
+    assert_eq!(up, netdevs);
+    assert_eq!(up.difference(&deb).collect::<Vec<_>>(), ["lo"]);
+    let up = devices(&upstream, "node_filesystem_device_error", "mountpoint");
+    let deb = devices(&debian, "node_filesystem_device_error", "mountpoint");
+    assert!(deb.is_subset(&up), "{deb:?} / {up:?}");
+    let patched = regex::Regex::new("^/(run|mnt|media)($|/)").unwrap();
+    for extra in up.difference(&deb) {
+        assert!(patched.is_match(extra), "{extra}");
+    }
+    println!(
+        "upstream's excludes add netdev lo and mounts {:?}",
+        up.difference(&deb).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn terns_defaults_are_the_installed_node_exporters() {
+    let out = Command::new("prometheus-node-exporter").arg("--help").output().unwrap();
+    let help =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    // `--flag="value"`, the value Go-quoted.
+    let default = |flag: &str| -> String {
+        let start = format!("--{flag}=\"");
+        let at = help.find(&start).unwrap_or_else(|| panic!("no default for {flag} in:\n{help}"));
+        let rest = &help[at + start.len()..];
+        let end =
+            rest.find("\"  ").or_else(|| rest.find("\" ")).or_else(|| rest.find("\"\n")).unwrap();
+        rest[..end].replace("\\\\", "\\")
+    };
+    let o = tern::hostmetrics::Options::default();
+    use tern::hostmetrics::{netstat, textfile, vmstat};
+    for (flag, ours) in [
+        ("collector.filesystem.mount-points-exclude", o.filesystem_mount_points_exclude.as_str()),
+        ("collector.filesystem.fs-types-exclude", &o.filesystem_fs_types_exclude),
+        ("collector.netdev.device-exclude", &o.netdev_device_exclude),
+        ("collector.diskstats.device-exclude", &o.diskstats_device_exclude),
+        ("collector.textfile.directory", textfile::DEFAULT_DIRECTORY),
+        ("collector.netstat.fields", netstat::DEFAULT_FIELDS),
+        ("collector.vmstat.fields", vmstat::DEFAULT_FIELDS),
+        ("path.procfs", "/proc"),
+        ("path.sysfs", "/sys"),
+        ("path.rootfs", "/"),
+    ] {
+        assert_eq!(default(flag), ours, "--{flag}");
+    }
+    // Flags without a default there have none here either.
+    for flag in ["collector.netdev.device-include=", "collector.diskstats.device-include="] {
+        assert!(help.contains(&format!("--{flag}COLLECTOR")), "{flag}");
+    }
+    assert_eq!((o.netdev_device_include.as_str(), o.diskstats_device_include.as_str()), ("", ""));
+    // tern's own --help shows the same defaults.
+    let ours =
+        Command::new(env!("CARGO_BIN_EXE_tern")).args(["hostmetrics", "--help"]).output().unwrap();
+    let ours = String::from_utf8_lossy(&ours.stdout);
+    for v in [o.filesystem_mount_points_exclude.as_str(), "^lo$", textfile::DEFAULT_DIRECTORY] {
+        assert!(ours.contains(&format!("[default: {v}]")), "{v} in:\n{ours}");
+    }
 }
 
 /// The family of a histogram or summary sample (`x_bucket` belongs to `x`).

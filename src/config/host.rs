@@ -11,8 +11,16 @@
 //!   procfs: /proc              # /host/proc in a DaemonSet
 //!   sysfs: /sys                # /host/sys
 //!   rootfs: /                  # /host/root
-//!   textfile_directory: ""     # default unset: only node_textfile_scrape_error
+//!   textfile_directory: /var/lib/prometheus/node-exporter  # "" for none
 //!   collectors: [cpu, meminfo] # default: every implemented collector
+//!   # node_exporter's collector flags; defaults are Debian 1.5's (see
+//!   # [`defaults`]); regexes unanchored, as node_exporter's.
+//!   filesystem_mount_points_exclude: '^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)'
+//!   filesystem_fs_types_exclude: '^(autofs|...|tracefs)$'
+//!   netdev_device_exclude: '^lo$'
+//!   netdev_device_include: ''  # only one of include/exclude may be non-empty
+//!   diskstats_device_exclude: '^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$'
+//!   diskstats_device_include: ''
 //!   metric_relabel_configs: []
 //! ```
 //!
@@ -55,6 +63,23 @@ pub const KNOWN_COLLECTORS: &[&str] = &[
     "vmstat",
 ];
 
+/// The defaults of Debian's `prometheus-node-exporter` 1.5 (which patches
+/// upstream's mount-points exclude, netdev device exclude and textfile
+/// directory); the host metrics module checks that its own are these.
+pub mod defaults {
+    /// `--collector.filesystem.mount-points-exclude`.
+    pub const FILESYSTEM_MOUNT_POINTS_EXCLUDE: &str =
+        "^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
+    /// `--collector.filesystem.fs-types-exclude`.
+    pub const FILESYSTEM_FS_TYPES_EXCLUDE: &str = "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$";
+    /// `--collector.netdev.device-exclude`.
+    pub const NETDEV_DEVICE_EXCLUDE: &str = "^lo$";
+    /// `--collector.diskstats.device-exclude`.
+    pub const DISKSTATS_DEVICE_EXCLUDE: &str = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
+    /// `--collector.textfile.directory`.
+    pub const TEXTFILE_DIRECTORY: &str = "/var/lib/prometheus/node-exporter";
+}
+
 /// The `host_metrics:` block as written.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,12 +108,31 @@ pub struct RawHostMetrics {
     /// Where the host's root filesystem is mounted (default `/`).
     #[serde(default = "default_rootfs")]
     pub rootfs: PathBuf,
-    /// The textfile collector's directory of `*.prom` files (default unset).
-    #[serde(default)]
+    /// The textfile collector's directory of `*.prom` files (default
+    /// Debian's; "" for none).
+    #[serde(default = "default_textfile_directory")]
     pub textfile_directory: String,
     /// The collectors to run, by node_exporter name (default: all).
     #[serde(default)]
     pub collectors: Option<Vec<String>>,
+    /// node_exporter's `--collector.filesystem.mount-points-exclude`.
+    #[serde(default = "default_mount_points_exclude")]
+    pub filesystem_mount_points_exclude: String,
+    /// node_exporter's `--collector.filesystem.fs-types-exclude`.
+    #[serde(default = "default_fs_types_exclude")]
+    pub filesystem_fs_types_exclude: String,
+    /// node_exporter's `--collector.netdev.device-exclude`.
+    #[serde(default = "default_netdev_device_exclude")]
+    pub netdev_device_exclude: String,
+    /// node_exporter's `--collector.netdev.device-include`.
+    #[serde(default)]
+    pub netdev_device_include: String,
+    /// node_exporter's `--collector.diskstats.device-exclude`.
+    #[serde(default = "default_diskstats_device_exclude")]
+    pub diskstats_device_exclude: String,
+    /// node_exporter's `--collector.diskstats.device-include`.
+    #[serde(default)]
+    pub diskstats_device_include: String,
     /// Rules applied to each collected sample before it is stored.
     #[serde(default, deserialize_with = "null_as_empty")]
     pub metric_relabel_configs: Vec<RelabelConfig>,
@@ -109,6 +153,21 @@ fn default_sysfs() -> PathBuf {
 fn default_rootfs() -> PathBuf {
     PathBuf::from("/")
 }
+fn default_textfile_directory() -> String {
+    defaults::TEXTFILE_DIRECTORY.to_owned()
+}
+fn default_mount_points_exclude() -> String {
+    defaults::FILESYSTEM_MOUNT_POINTS_EXCLUDE.to_owned()
+}
+fn default_fs_types_exclude() -> String {
+    defaults::FILESYSTEM_FS_TYPES_EXCLUDE.to_owned()
+}
+fn default_netdev_device_exclude() -> String {
+    defaults::NETDEV_DEVICE_EXCLUDE.to_owned()
+}
+fn default_diskstats_device_exclude() -> String {
+    defaults::DISKSTATS_DEVICE_EXCLUDE.to_owned()
+}
 
 /// A loaded, enabled `host_metrics:` block.
 #[derive(Debug, Clone, PartialEq)]
@@ -123,6 +182,12 @@ pub struct HostMetricsConfig {
     pub textfile_directory: Option<PathBuf>,
     /// `None`: every collector.
     pub collectors: Option<Vec<String>>,
+    pub filesystem_mount_points_exclude: String,
+    pub filesystem_fs_types_exclude: String,
+    pub netdev_device_exclude: String,
+    pub netdev_device_include: String,
+    pub diskstats_device_exclude: String,
+    pub diskstats_device_include: String,
 }
 
 /// The machine's host name, as Go's `os.Hostname` finds it.
@@ -158,6 +223,34 @@ impl RawHostMetrics {
                 }
             }
         }
+        for (key, value) in [
+            ("filesystem_mount_points_exclude", &self.filesystem_mount_points_exclude),
+            ("filesystem_fs_types_exclude", &self.filesystem_fs_types_exclude),
+            ("netdev_device_exclude", &self.netdev_device_exclude),
+            ("netdev_device_include", &self.netdev_device_include),
+            ("diskstats_device_exclude", &self.diskstats_device_exclude),
+            ("diskstats_device_include", &self.diskstats_device_include),
+        ] {
+            if let Err(e) = regex::Regex::new(value) {
+                p.add(at.key(key), format!("invalid regex {value:?}: {e}"));
+            }
+        }
+        // node_exporter refuses to start with both set (its default exclude
+        // counts as set).
+        for (name, exclude, include) in [
+            ("netdev_device", &self.netdev_device_exclude, &self.netdev_device_include),
+            ("diskstats_device", &self.diskstats_device_exclude, &self.diskstats_device_include),
+        ] {
+            if !exclude.is_empty() && !include.is_empty() {
+                p.add(
+                    at.key(&format!("{name}_include")),
+                    format!(
+                        "{name}_include and {name}_exclude are mutually exclusive, as node_exporter's flags \
+                         (set {name}_exclude: \"\" to use an include list)"
+                    ),
+                );
+            }
+        }
         let mut instance = expand_env(&self.instance, &mut |var| env(var).unwrap_or_default());
         if instance.is_empty() {
             instance = hostname();
@@ -184,6 +277,12 @@ impl RawHostMetrics {
             rootfs: self.rootfs,
             textfile_directory,
             collectors: self.collectors,
+            filesystem_mount_points_exclude: self.filesystem_mount_points_exclude,
+            filesystem_fs_types_exclude: self.filesystem_fs_types_exclude,
+            netdev_device_exclude: self.netdev_device_exclude,
+            netdev_device_include: self.netdev_device_include,
+            diskstats_device_exclude: self.diskstats_device_exclude,
+            diskstats_device_include: self.diskstats_device_include,
         })
     }
 }
@@ -213,8 +312,49 @@ mod tests {
         assert_eq!(host.scrape.static_configs[0].targets, vec![hostname()]);
         assert_eq!(host.procfs, PathBuf::from("/proc"));
         assert_eq!(host.rootfs, PathBuf::from("/"));
-        assert_eq!(host.textfile_directory, None);
+        assert_eq!(
+            host.textfile_directory,
+            Some(PathBuf::from("/var/lib/prometheus/node-exporter"))
+        );
         assert_eq!(host.collectors, None);
+        assert_eq!(host.filesystem_mount_points_exclude, defaults::FILESYSTEM_MOUNT_POINTS_EXCLUDE);
+        assert_eq!(host.filesystem_fs_types_exclude, defaults::FILESYSTEM_FS_TYPES_EXCLUDE);
+        assert_eq!(host.netdev_device_exclude, "^lo$");
+        assert_eq!(host.netdev_device_include, "");
+        assert_eq!(host.diskstats_device_exclude, defaults::DISKSTATS_DEVICE_EXCLUDE);
+        assert_eq!(host.diskstats_device_include, "");
+        let host = load("host_metrics: {textfile_directory: ''}\n").unwrap().unwrap();
+        assert_eq!(host.textfile_directory, None);
+    }
+
+    #[test]
+    fn collector_options_are_taken_as_written() {
+        let yaml = "host_metrics:\n  filesystem_mount_points_exclude: '^/(dev|proc|sys)($|/)'\n  \
+                    filesystem_fs_types_exclude: '^tmpfs$'\n  netdev_device_exclude: ''\n  \
+                    netdev_device_include: '^eth'\n  diskstats_device_exclude: '^loop'\n";
+        let host = load(yaml).unwrap().unwrap();
+        assert_eq!(host.filesystem_mount_points_exclude, "^/(dev|proc|sys)($|/)");
+        assert_eq!(host.filesystem_fs_types_exclude, "^tmpfs$");
+        assert_eq!(host.netdev_device_exclude, "");
+        assert_eq!(host.netdev_device_include, "^eth");
+        assert_eq!(host.diskstats_device_exclude, "^loop");
+        assert_eq!(host.diskstats_device_include, "");
+    }
+
+    #[test]
+    fn bad_collector_options_name_file_line_and_column() {
+        let err =
+            load("host_metrics:\n  job_name: n\n  netdev_device_exclude: '(lo'\n").unwrap_err();
+        assert!(err.starts_with("/etc/tern/t.yml:3:"), "{err}");
+        assert!(err.contains("invalid regex \"(lo\""), "{err}");
+        let err = load("host_metrics:\n  filesystem_fs_types_exclude: '[z-a]'\n").unwrap_err();
+        assert!(err.starts_with("/etc/tern/t.yml:2:"), "{err}");
+        // node_exporter's rule: include needs the (default) exclude emptied.
+        let err = load("host_metrics:\n  diskstats_device_include: '^sd'\n").unwrap_err();
+        assert!(err.starts_with("/etc/tern/t.yml:2:"), "{err}");
+        assert!(err.contains("mutually exclusive"), "{err}");
+        let err = load("host_metrics:\n  netdev_device_include: '^eth'\n").unwrap_err();
+        assert!(err.contains("set netdev_device_exclude: \"\""), "{err}");
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The `filesystem` collector: `statfs(2)` of every mount listed in
 //! `<proc>/1/mounts` (or `<proc>/mounts` when that does not exist), as
-//! node_exporter 1.5's `filesystem_linux.go` does, with its default
-//! `--collector.filesystem.mount-points-exclude` and `fs-types-exclude`.
+//! node_exporter 1.5's `filesystem_linux.go` does, with Debian 1.5's default
+//! `--collector.filesystem.mount-points-exclude` (upstream's is
+//! [`UPSTREAM_MOUNT_POINTS_EXCLUDE`]) and `fs-types-exclude` (the same in
+//! both). Both regexes are unanchored (Go's `MatchString`); an empty one
+//! matches, so excludes, every mount, as in node_exporter (`^$` excludes none).
 //! Labels are `device`, `fstype` and `mountpoint`, the mount point with the
 //! root filesystem prefix (`Roots::root`) stripped; the stat is made on
 //! `<root>/<mountpoint>`.
@@ -32,10 +35,14 @@ use regex::Regex;
 use super::procfile::LineError;
 use super::{read_file, Collector, CollectorError, Context, Kind, MetricSet};
 
-/// node_exporter 1.5's default `--collector.filesystem.mount-points-exclude`.
+/// Debian's node_exporter 1.5 default `--collector.filesystem.mount-points-exclude`.
 pub const DEFAULT_MOUNT_POINTS_EXCLUDE: &str =
+    "^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
+/// Upstream node_exporter 1.5's default (the official image's).
+pub const UPSTREAM_MOUNT_POINTS_EXCLUDE: &str =
     "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
-/// node_exporter 1.5's default `--collector.filesystem.fs-types-exclude`.
+/// node_exporter 1.5's default `--collector.filesystem.fs-types-exclude`
+/// (Debian's and upstream's).
 pub const DEFAULT_FS_TYPES_EXCLUDE: &str = "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$";
 /// node_exporter's default `--collector.filesystem.mount-timeout`.
 pub const DEFAULT_MOUNT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -371,7 +378,7 @@ mod tests {
         let mounts = parse_mounts(&text, "/").unwrap();
         let kept: Vec<String> =
             Filesystem::default().selected(mounts).into_iter().map(|m| m.mount_point).collect();
-        assert_eq!(kept, ["/", "/mnt/sandboxing/model_tools_env/v1/python"]);
+        assert_eq!(kept, ["/"]);
         let more = vec![
             mount("tmpfs", "/run", "tmpfs", "rw"),
             mount("tmpfs", "/run/credentials/x.service", "tmpfs", "rw"),
@@ -379,9 +386,30 @@ mod tests {
             mount("/dev/sdb", "/data", "xfs", "rw"),
             mount("/dev/sdb", "/data", "xfs", "rw"),
         ];
+        let kept: Vec<String> = Filesystem::default()
+            .selected(more.clone())
+            .into_iter()
+            .map(|m| m.mount_point)
+            .collect();
+        assert_eq!(kept, ["/data"]);
+        let upstream = Filesystem::new(
+            UPSTREAM_MOUNT_POINTS_EXCLUDE,
+            DEFAULT_FS_TYPES_EXCLUDE,
+            DEFAULT_MOUNT_TIMEOUT,
+        )
+        .unwrap();
         let kept: Vec<String> =
-            Filesystem::default().selected(more).into_iter().map(|m| m.mount_point).collect();
+            upstream.selected(more.clone()).into_iter().map(|m| m.mount_point).collect();
         assert_eq!(kept, ["/run", "/data"]);
+        let mounts = parse_mounts(&text, "/").unwrap();
+        let kept: Vec<String> =
+            upstream.selected(mounts).into_iter().map(|m| m.mount_point).collect();
+        assert_eq!(kept, ["/", "/mnt/sandboxing/model_tools_env/v1/python"]);
+        // As Go's regexp: an empty exclude matches every mount, `^$` none.
+        let all = Filesystem::new("", "^$", DEFAULT_MOUNT_TIMEOUT).unwrap();
+        assert!(all.selected(more.clone()).is_empty());
+        let none = Filesystem::new("^$", "^$", DEFAULT_MOUNT_TIMEOUT).unwrap();
+        assert_eq!(none.selected(more).len(), 4);
     }
 
     #[test]

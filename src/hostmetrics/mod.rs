@@ -117,18 +117,39 @@ pub trait Collector: Send + Sync {
     fn update(&self, ctx: &Context<'_>, out: &mut MetricSet) -> Result<(), CollectorError>;
 }
 
-/// Every implemented collector, in node_exporter's name order.
+/// Every implemented collector with Debian's default options, in
+/// node_exporter's name order.
 pub fn all() -> Vec<Box<dyn Collector>> {
-    vec![
+    all_with(&Options::default()).expect("BUG: default collector options")
+}
+
+/// Every implemented collector with `options`, in node_exporter's name order.
+pub fn all_with(options: &Options) -> Result<Vec<Box<dyn Collector>>, SettingsError> {
+    let o = options;
+    let mount_points = "collector.filesystem.mount-points-exclude";
+    regex::Regex::new(&o.filesystem_mount_points_exclude)
+        .map_err(|e| SettingsError::option(mount_points, e))?;
+    let filesystem = filesystem::Filesystem::new(
+        &o.filesystem_mount_points_exclude,
+        &o.filesystem_fs_types_exclude,
+        filesystem::DEFAULT_MOUNT_TIMEOUT,
+    )
+    .map_err(|e| SettingsError::option("collector.filesystem.fs-types-exclude", e))?;
+    let netdev = netdev::DeviceFilter::new(&o.netdev_device_exclude, &o.netdev_device_include)
+        .map_err(|e| SettingsError::option("collector.netdev.device-*", e))?;
+    let diskstats =
+        netdev::DeviceFilter::new(&o.diskstats_device_exclude, &o.diskstats_device_include)
+            .map_err(|e| SettingsError::option("collector.diskstats.device-*", e))?;
+    Ok(vec![
         Box::new(conntrack::Conntrack),
         Box::new(cpu::Cpu::default()),
-        Box::new(diskstats::Diskstats::default()),
+        Box::new(diskstats::Diskstats::with_filter(diskstats)),
         Box::new(entropy::Entropy),
         Box::new(filefd::Filefd),
-        Box::new(filesystem::Filesystem::default()),
+        Box::new(filesystem),
         Box::new(loadavg::Loadavg),
         Box::new(meminfo::Meminfo),
-        Box::new(netdev::Netdev::default()),
+        Box::new(netdev::Netdev::with_filter(netdev)),
         Box::new(netstat::Netstat::default()),
         Box::new(os::Os),
         Box::new(pressure::Pressure),
@@ -138,7 +159,7 @@ pub fn all() -> Vec<Box<dyn Collector>> {
         Box::new(time::Time),
         Box::new(uname::Uname),
         Box::new(vmstat::Vmstat::default()),
-    ]
+    ])
 }
 
 /// The names of every implemented collector.
@@ -146,15 +167,61 @@ pub fn names() -> Vec<&'static str> {
     all().iter().map(|c| c.name()).collect()
 }
 
+/// The collector options tern takes from node_exporter's flags (regexes,
+/// unanchored as Go's `MatchString`). The defaults are those of Debian's
+/// `prometheus-node-exporter` 1.5, which patches some of upstream's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// `--collector.filesystem.mount-points-exclude`; empty excludes every mount.
+    pub filesystem_mount_points_exclude: String,
+    /// `--collector.filesystem.fs-types-exclude`; empty excludes every mount.
+    pub filesystem_fs_types_exclude: String,
+    /// `--collector.netdev.device-exclude`; empty excludes nothing.
+    pub netdev_device_exclude: String,
+    /// `--collector.netdev.device-include`; empty includes all. Only one of
+    /// include and exclude may be non-empty.
+    pub netdev_device_include: String,
+    /// `--collector.diskstats.device-exclude`; empty excludes nothing.
+    pub diskstats_device_exclude: String,
+    /// `--collector.diskstats.device-include`; as netdev's.
+    pub diskstats_device_include: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            filesystem_mount_points_exclude: filesystem::DEFAULT_MOUNT_POINTS_EXCLUDE.to_owned(),
+            filesystem_fs_types_exclude: filesystem::DEFAULT_FS_TYPES_EXCLUDE.to_owned(),
+            netdev_device_exclude: netdev::DEFAULT_DEVICE_EXCLUDE.to_owned(),
+            netdev_device_include: String::new(),
+            diskstats_device_exclude: diskstats::DEFAULT_DEVICE_EXCLUDE.to_owned(),
+            diskstats_device_include: String::new(),
+        }
+    }
+}
+
 /// What one collection runs on.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     pub roots: Roots,
-    /// The textfile collector's directory; `None` as node_exporter without
-    /// `--collector.textfile.directory`.
+    /// The textfile collector's directory; `None` as node_exporter with an
+    /// empty `--collector.textfile.directory` (upstream's default).
     pub textfile_directory: Option<PathBuf>,
     /// The collectors to run, by name; `None` runs all of them.
     pub collectors: Option<Vec<String>>,
+    pub options: Options,
+}
+
+impl Default for Settings {
+    /// Debian's defaults, the textfile directory included.
+    fn default() -> Self {
+        Settings {
+            roots: Roots::default(),
+            textfile_directory: Some(PathBuf::from(textfile::DEFAULT_DIRECTORY)),
+            collectors: None,
+            options: Options::default(),
+        }
+    }
 }
 
 /// A set of collectors chosen once, run many times.
@@ -172,18 +239,27 @@ impl std::fmt::Debug for HostCollector {
     }
 }
 
-/// A collector name that does not exist.
+/// Settings that cannot run.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown collector {name:?} (known: {known})")]
-pub struct UnknownCollector {
-    pub name: String,
-    pub known: String,
+pub enum SettingsError {
+    #[error("unknown collector {name:?} (known: {known})")]
+    UnknownCollector { name: String, known: String },
+    /// A bad regex or a device-include next to a device-exclude; `flag` is
+    /// node_exporter's flag name.
+    #[error("--{flag}: {message}")]
+    Option { flag: &'static str, message: String },
+}
+
+impl SettingsError {
+    fn option(flag: &'static str, e: impl std::fmt::Display) -> Self {
+        SettingsError::Option { flag, message: e.to_string() }
+    }
 }
 
 impl HostCollector {
     /// Picks the collectors named in `settings` (all when none are named).
-    pub fn try_new(settings: Settings) -> Result<Self, UnknownCollector> {
-        let mut available = all();
+    pub fn try_new(settings: Settings) -> Result<Self, SettingsError> {
+        let mut available = all_with(&settings.options)?;
         let collectors = match &settings.collectors {
             None => available,
             Some(wanted) => {
@@ -193,7 +269,7 @@ impl HostCollector {
                         if chosen.iter().any(|c| c.name() == name) {
                             continue;
                         }
-                        return Err(UnknownCollector {
+                        return Err(SettingsError::UnknownCollector {
                             name: name.clone(),
                             known: names().join(", "),
                         });
@@ -256,8 +332,8 @@ impl HostCollector {
 }
 
 /// One collection with `settings`: the entry point for one-off use (`tern
-/// hostmetrics`). Fails only on an unknown collector name.
-pub fn collect(settings: Settings) -> Result<MetricSet, UnknownCollector> {
+/// hostmetrics`). Fails only on an unknown collector name or a bad option.
+pub fn collect(settings: Settings) -> Result<MetricSet, SettingsError> {
     Ok(HostCollector::try_new(settings)?.collect())
 }
 
@@ -271,13 +347,40 @@ mod tests {
     }
 
     #[test]
+    fn the_config_defaults_are_the_collectors_defaults() {
+        use crate::config::host_metrics_defaults as config;
+        let o = Options::default();
+        assert_eq!(o.filesystem_mount_points_exclude, config::FILESYSTEM_MOUNT_POINTS_EXCLUDE);
+        assert_eq!(o.filesystem_fs_types_exclude, config::FILESYSTEM_FS_TYPES_EXCLUDE);
+        assert_eq!(o.netdev_device_exclude, config::NETDEV_DEVICE_EXCLUDE);
+        assert_eq!(o.diskstats_device_exclude, config::DISKSTATS_DEVICE_EXCLUDE);
+        assert_eq!(textfile::DEFAULT_DIRECTORY, config::TEXTFILE_DIRECTORY);
+    }
+
+    #[test]
+    fn bad_options_are_refused_naming_the_flag() {
+        let mut s = Settings::default();
+        s.options.netdev_device_include = "^eth".into();
+        let err = HostCollector::try_new(s.clone()).unwrap_err().to_string();
+        assert!(err.contains("--collector.netdev.device-*: device-exclude & device-include are mutually exclusive"), "{err}");
+        s.options.netdev_device_exclude = String::new();
+        assert!(HostCollector::try_new(s.clone()).is_ok());
+        s.options.filesystem_fs_types_exclude = "(".into();
+        let err = HostCollector::try_new(s).unwrap_err().to_string();
+        assert!(
+            err.contains("--collector.filesystem.fs-types-exclude: regex parse error"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn unknown_collectors_are_refused_and_failures_reported_per_collector() {
         let settings = |names: &[&str]| Settings {
             collectors: Some(names.iter().map(|n| n.to_string()).collect()),
             ..Settings::default()
         };
         let err = HostCollector::try_new(settings(&["cpu", "gpu"])).unwrap_err();
-        assert_eq!(err.name, "gpu");
+        assert!(matches!(&err, SettingsError::UnknownCollector { name, .. } if name == "gpu"));
         let (_dir, roots) = procfile::testing::temp_roots();
         let mut s = settings(&["meminfo", "uname"]);
         s.roots = roots;

@@ -13,9 +13,9 @@
 //! frame, compressed, multicast; transmit bytes, packets, errs, drop, fifo,
 //! colls, carrier, compressed.
 //!
-//! Upstream node_exporter 1.5 excludes no device by default (Debian's build
-//! patches `--collector.netdev.device-exclude` to `^lo$`); see
-//! [`Netdev::with_filter`].
+//! The default `--collector.netdev.device-exclude` is Debian 1.5's `^lo$`
+//! ([`DEFAULT_DEVICE_EXCLUDE`]); upstream's is empty (no device excluded).
+//! See [`DeviceFilter::new`] for how the two flags combine.
 
 use std::io::ErrorKind;
 
@@ -23,6 +23,10 @@ use regex::Regex;
 
 use super::procfile::{parse_u64, LineError};
 use super::{read_file, Collector, CollectorError, Context, Kind, MetricSet};
+
+/// Debian's node_exporter 1.5 default `--collector.netdev.device-exclude`
+/// (upstream's is empty).
+pub const DEFAULT_DEVICE_EXCLUDE: &str = "^lo$";
 
 /// The counters of `net/dev`, in column order, by node_exporter's names.
 pub const COLUMNS: [&str; 16] = [
@@ -60,7 +64,28 @@ pub enum DeviceFilter {
     Exclude(Regex),
 }
 
+/// Why a device-include / device-exclude pair is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum FilterError {
+    #[error("{0}")]
+    Regex(#[from] regex::Error),
+    #[error("device-exclude & device-include are mutually exclusive")]
+    MutuallyExclusive,
+}
+
 impl DeviceFilter {
+    /// node_exporter's `newDeviceFilter`: an empty pattern filters nothing;
+    /// patterns are unanchored (Go's `MatchString`); both non-empty is an
+    /// error, as node_exporter refuses to start.
+    pub fn new(exclude: &str, include: &str) -> Result<Self, FilterError> {
+        match (exclude.is_empty(), include.is_empty()) {
+            (true, true) => Ok(DeviceFilter::All),
+            (false, true) => Ok(DeviceFilter::Exclude(Regex::new(exclude)?)),
+            (true, false) => Ok(DeviceFilter::Include(Regex::new(include)?)),
+            (false, false) => Err(FilterError::MutuallyExclusive),
+        }
+    }
+
     pub fn ignored(&self, device: &str) -> bool {
         match self {
             DeviceFilter::All => false,
@@ -71,9 +96,17 @@ impl DeviceFilter {
 }
 
 /// The `netdev` collector.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Netdev {
     filter: DeviceFilter,
+}
+
+impl Default for Netdev {
+    /// With Debian's default exclude (`^lo$`).
+    fn default() -> Self {
+        let exclude = Regex::new(DEFAULT_DEVICE_EXCLUDE).expect("BUG: default netdev regex");
+        Netdev { filter: DeviceFilter::Exclude(exclude) }
+    }
 }
 
 impl Netdev {
@@ -184,17 +217,29 @@ mod tests {
 
     #[test]
     fn fixture_yields_seventeen_counters_per_device() {
-        let set = run(&Netdev::default(), &fixture_roots()).unwrap();
+        let upstream = Netdev::with_filter(DeviceFilter::new("", "").unwrap());
+        let set = run(&upstream, &fixture_roots()).unwrap();
         assert_eq!(set.family_names().count(), 17);
         assert_eq!(set.len(), 17 * 4);
         assert!(set.get("node_network_receive_nohandler_total", &[("device", "lo")]).is_some());
         assert!(set.to_text().contains(
             "# HELP node_network_receive_bytes_total Network device statistic receive_bytes.\n# TYPE node_network_receive_bytes_total counter\n"
         ));
-        let debian = Netdev::with_filter(DeviceFilter::Exclude(Regex::new("^lo$").unwrap()));
-        let set = run(&debian, &fixture_roots()).unwrap();
+        let set = run(&Netdev::default(), &fixture_roots()).unwrap();
         assert_eq!(set.len(), 17 * 3);
         assert!(set.get("node_network_receive_bytes_total", &[("device", "lo")]).is_none());
+    }
+
+    #[test]
+    fn device_filters_combine_as_node_exporters() {
+        let f = DeviceFilter::new("", "^eth").unwrap();
+        assert!(!f.ignored("eth0") && f.ignored("lo"));
+        // Unanchored, as Go's MatchString.
+        let f = DeviceFilter::new("lo", "").unwrap();
+        assert!(f.ignored("lo") && f.ignored("veth_lo1") && !f.ignored("eth0"));
+        assert!(!DeviceFilter::new("", "").unwrap().ignored("lo"));
+        assert!(matches!(DeviceFilter::new("^lo$", "^eth"), Err(FilterError::MutuallyExclusive)));
+        assert!(matches!(DeviceFilter::new("(", ""), Err(FilterError::Regex(_))));
     }
 
     #[test]

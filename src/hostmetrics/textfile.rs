@@ -2,6 +2,9 @@
 //! `*.prom` file of the directory (`--collector.textfile.directory`, a glob
 //! pattern allowed), parsed with tern's own text-format parser.
 //!
+//! The default directory is Debian 1.5's [`DEFAULT_DIRECTORY`]; upstream has
+//! none (an empty `--collector.textfile.directory`).
+//!
 //! Behaviour kept from node_exporter 1.5:
 //! - Without a directory only `node_textfile_scrape_error 0` is reported.
 //! - A directory that cannot be read, a file that does not parse, or a file
@@ -28,6 +31,10 @@ use std::path::{Path, PathBuf};
 use crate::exposition::{group_families, text::TextParser, Family, MetricType};
 
 use super::{Collector, CollectorError, Context, Kind, MetricSet};
+
+/// Debian's node_exporter 1.5 default `--collector.textfile.directory`
+/// (upstream's is empty: no directory).
+pub const DEFAULT_DIRECTORY: &str = "/var/lib/prometheus/node-exporter";
 
 /// The `textfile` collector.
 #[derive(Debug, Default)]

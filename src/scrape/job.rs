@@ -119,6 +119,14 @@ impl ScrapeJob {
             },
             textfile_directory: config.textfile_directory.clone(),
             collectors: config.collectors.clone(),
+            options: crate::hostmetrics::Options {
+                filesystem_mount_points_exclude: config.filesystem_mount_points_exclude.clone(),
+                filesystem_fs_types_exclude: config.filesystem_fs_types_exclude.clone(),
+                netdev_device_exclude: config.netdev_device_exclude.clone(),
+                netdev_device_include: config.netdev_device_include.clone(),
+                diskstats_device_exclude: config.diskstats_device_exclude.clone(),
+                diskstats_device_include: config.diskstats_device_include.clone(),
+            },
         };
         let collector = HostCollector::try_new(settings.clone()).map_err(|e| JobError::Host {
             job: config.scrape.job_name.clone(),
