@@ -32,6 +32,7 @@
 //! calls of `file_sd` run on tokio's blocking pool.
 
 mod file;
+pub mod kubernetes;
 mod manager;
 mod static_config;
 
@@ -51,6 +52,7 @@ pub use file::{
     parse_target_groups, validate_pattern, FileProvider, FileSdConfig, FileSdError, FileSdStatus,
     DEFAULT_POLL_INTERVAL, DEFAULT_REFRESH_INTERVAL, FILEPATH_LABEL,
 };
+pub use kubernetes::KubeHub;
 pub use manager::{DiscoveredTargets, Manager, COALESCE};
 pub use static_config::{static_groups, StaticConfig, StaticProvider};
 
@@ -88,11 +90,12 @@ impl TargetGroup {
 
 /// The provider configurations of one job, as the app maps them from
 /// prometheus.yml. All `static_configs` of a job form one provider; each
-/// `file_sd_configs` entry is its own provider.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `file_sd_configs` and `kubernetes_sd_configs` entry is its own provider.
+#[derive(Debug, Clone, PartialEq)]
 pub enum ProviderConfig {
     Static(Vec<StaticConfig>),
     File(FileSdConfig),
+    Kubernetes(kubernetes::KubernetesSdConfig),
 }
 
 /// A source of target groups. See the module docs for the full contract.
@@ -113,15 +116,20 @@ pub trait Provider: Send + 'static {
 pub enum AnyProvider {
     Static(StaticProvider),
     File(FileProvider),
+    Kubernetes(kubernetes::KubernetesProvider),
 }
 
 impl AnyProvider {
     /// Builds the provider; file_sd patterns that are invalid are reported by
     /// the provider's status, not here (see [`FileProvider::new`]).
-    pub fn new(config: ProviderConfig, metrics: &DiscoveryMetrics) -> Self {
+    /// Kubernetes providers share their watches through `kube`.
+    pub fn new(config: ProviderConfig, metrics: &DiscoveryMetrics, kube: &KubeHub) -> Self {
         match config {
             ProviderConfig::Static(c) => AnyProvider::Static(StaticProvider::new(&c)),
             ProviderConfig::File(c) => AnyProvider::File(FileProvider::new(c, metrics.clone())),
+            ProviderConfig::Kubernetes(c) => {
+                AnyProvider::Kubernetes(kubernetes::KubernetesProvider::new(c, kube.clone()))
+            }
         }
     }
 }
@@ -131,6 +139,7 @@ impl Provider for AnyProvider {
         match self {
             AnyProvider::Static(p) => p.run(tx, cancel).await,
             AnyProvider::File(p) => p.run(tx, cancel).await,
+            AnyProvider::Kubernetes(p) => p.run(tx, cancel).await,
         }
     }
 }

@@ -1,0 +1,187 @@
+//! Shared watches: one kube-runtime watcher (list, then watch) per identical
+//! (API server, resource, namespace, label selector, field selector), shared
+//! by every provider that needs it, across jobs and scrape configs.
+//!
+//! A [`SharedWatch`] owns a reflector store and a task that feeds it from
+//! `kube_runtime::watcher` with the default backoff. The initial list and
+//! every relist ask for `resourceVersion=0` (`any_semantic`), so the API
+//! server answers from its watch cache rather than from etcd. A dropped
+//! watch resumes from the last resourceVersion seen (events or bookmarks);
+//! a 410 Gone makes the watcher relist, and the store swaps in the new list
+//! only when it is complete, so targets do not blink.
+//!
+//! The hub keeps `Weak` references: the watch stops when its last provider
+//! drops it. Clients are built once per distinct [`ApiServer`].
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex, Weak};
+
+use futures_util::StreamExt;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use kube::Api;
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::client::{self, ApiServer, ClientError};
+
+/// Identifies one watch.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WatchKey {
+    /// Index of the API server in the hub's client list.
+    pub server: usize,
+    /// The resource, e.g. `pods`.
+    pub resource: &'static str,
+    /// `None`: all namespaces (or a cluster-scoped resource).
+    pub namespace: Option<String>,
+    pub label: String,
+    pub field: String,
+}
+
+/// The watches and clients shared by all Kubernetes providers of a
+/// discovery manager. Cloning shares them.
+#[derive(Clone, Default)]
+pub struct KubeHub {
+    inner: Arc<Mutex<HubState>>,
+}
+
+#[derive(Default)]
+struct HubState {
+    clients: Vec<(ApiServer, kube::Client)>,
+    watches: HashMap<WatchKey, Weak<dyn Any + Send + Sync>>,
+    /// Watch tasks started so far (for tests and debugging).
+    started: u64,
+}
+
+impl std::fmt::Debug for KubeHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("KubeHub")
+    }
+}
+
+/// Bounds of the objects a watch can hold.
+pub trait Object:
+    kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static
+{
+}
+
+impl<K> Object for K where
+    K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static
+{
+}
+
+/// One running watch: its store and a counter bumped after each change.
+pub struct SharedWatch<K: Object> {
+    pub store: Store<K>,
+    changes: watch::Receiver<u64>,
+    task: JoinHandle<()>,
+}
+
+impl<K: Object> Drop for SharedWatch<K> {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl<K: Object> SharedWatch<K> {
+    /// A receiver that sees each change (after the store holds it).
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.clone()
+    }
+}
+
+impl KubeHub {
+    /// The client of `server` and its index, built on first use.
+    pub async fn client(&self, server: &ApiServer) -> Result<(usize, kube::Client), ClientError> {
+        if let Some(found) = self.find_client(server) {
+            return Ok(found);
+        }
+        let client = client::build(server).await?;
+        let mut state = self.lock();
+        // Another provider may have built one meanwhile: keep the first.
+        if let Some(i) = state.clients.iter().position(|(s, _)| s == server) {
+            return Ok((i, state.clients[i].1.clone()));
+        }
+        state.clients.push((server.clone(), client.clone()));
+        Ok((state.clients.len() - 1, client))
+    }
+
+    fn find_client(&self, server: &ApiServer) -> Option<(usize, kube::Client)> {
+        let state = self.lock();
+        let i = state.clients.iter().position(|(s, _)| s == server)?;
+        Some((i, state.clients[i].1.clone()))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HubState> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Watch tasks started since the hub was created.
+    pub fn watches_started(&self) -> u64 {
+        self.lock().started
+    }
+
+    /// The shared watch for `key`, started with `api` if none runs.
+    pub fn watch<K: Object>(
+        &self,
+        key: WatchKey,
+        api: impl FnOnce() -> Api<K>,
+    ) -> Arc<SharedWatch<K>> {
+        let mut state = self.lock();
+        if let Some(existing) = state.watches.get(&key).and_then(Weak::upgrade) {
+            if let Ok(w) = existing.downcast::<SharedWatch<K>>() {
+                return w;
+            }
+        }
+        let mut config = watcher::Config::default().any_semantic();
+        if !key.label.is_empty() {
+            config = config.labels(&key.label);
+        }
+        if !key.field.is_empty() {
+            config = config.fields(&key.field);
+        }
+        let (store, writer) = reflector::store();
+        let (tx, rx) = watch::channel(0);
+        let what = format!(
+            "{}{}",
+            key.resource,
+            key.namespace.as_deref().map(|n| format!(" in {n}")).unwrap_or_default()
+        );
+        let task = tokio::spawn(feed(api(), config, writer, tx, what));
+        let shared = Arc::new(SharedWatch { store, changes: rx, task });
+        let erased: Arc<dyn Any + Send + Sync> = shared.clone();
+        state.watches.retain(|_, w| w.strong_count() > 0);
+        state.watches.insert(key, Arc::downgrade(&erased));
+        state.started += 1;
+        shared
+    }
+}
+
+/// Runs the watcher into the store; bumps the counter after each change
+/// that the store has applied (a complete relist counts as one).
+async fn feed<K: Object>(
+    api: Api<K>,
+    config: watcher::Config,
+    writer: reflector::store::Writer<K>,
+    tx: watch::Sender<u64>,
+    what: String,
+) {
+    let stream = reflector::reflector(writer, watcher::watcher(api, config).default_backoff());
+    let mut stream = std::pin::pin!(stream);
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(Event::Apply(_) | Event::Delete(_) | Event::InitDone) => {
+                tx.send_modify(|n| *n += 1);
+            }
+            Ok(Event::Init | Event::InitApply(_)) => {}
+            // Retried by the backoff; the store keeps its objects meanwhile.
+            Err(e) => {
+                tracing::warn!(watch = %what, error = %e, "kubernetes watch failed, retrying")
+            }
+        }
+    }
+}
