@@ -306,3 +306,6 @@ impl Watches {
         groups
     }
 }
+
+#[cfg(test)]
+mod targets_tests;
