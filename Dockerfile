@@ -3,12 +3,14 @@
 # roots), running as a non-root user (uid/gid 10001, the DaemonSet's runAsUser).
 #
 #   docker build -t tern .
-#   docker run --rm -p 9464:9464 -v "$PWD/config:/etc/tern:ro" \
-#       tern run --config /etc/tern/quickstart.yml --listen 0.0.0.0:9464
+#   docker run --rm -p 9464:9464 -v "$PWD/prometheus.yml:/etc/tern/prometheus.yml:ro" \
+#       -v tern-wal:/var/lib/tern tern
 #
-# Build and runtime share Debian 12 (bookworm), so the binary's glibc matches.
+# Build and runtime share Debian 13 (trixie), so the binary's glibc matches.
+# Rust 1.95: the toolchain the project is built and tested with (some
+# dependencies need at least 1.94.1).
 
-FROM rust:1.94-bookworm AS build
+FROM rust:1.95-trixie AS build
 WORKDIR /src
 
 # 1. The dependency graph alone, in its own layer: a dummy crate with the real
@@ -31,7 +33,7 @@ RUN find src -type f -exec touch {} + \
  && cargo build --release --locked --bin tern \
  && ./target/release/tern --version
 
-FROM debian:bookworm-slim
+FROM debian:trixie-slim
 # ca-certificates is not pinned: the security archive replaces its version.
 # hadolint ignore=DL3008
 RUN apt-get update \
