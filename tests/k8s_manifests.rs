@@ -3,104 +3,27 @@
 //! - Every manifest validates against the Kubernetes OpenAPI schemas (strict:
 //!   unknown fields are errors) with `kubernetes-validate`, which bundles the
 //!   schemas and runs offline (installed by `scripts/test.sh`).
-//! - The ConfigMap's `prometheus.yml` passes `tern check-config` with
-//!   `NODE_NAME` set, as the DaemonSet sets it.
+//!   A deliberately broken DaemonSet is refused.
 //! - The security and wiring properties the README promises, read from the
 //!   parsed YAML: non-root, read-only root filesystem, no capabilities, the
-//!   WAL on an emptyDir (never a hostPath) sized above `wal.max_size`, host
+//!   WAL on an emptyDir (never a hostPath), host
 //!   paths read-only, probes on tern's endpoints and port, least-privilege RBAC.
 //! - The Dockerfile: every `COPY` source exists and is in the build context,
 //!   the dependency layer stubs every target the manifest names, the runtime
 //!   user and port match the DaemonSet, and `hadolint` finds nothing.
 //!
+//! The ConfigMap's `prometheus.yml` is tested in `k8s_daemonset_config.rs`.
 //! No cluster and no Docker engine run here: these are static checks.
+
+#[path = "support/k8s_manifests.rs"]
+mod manifests;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use serde::Deserialize;
+use manifests::*;
 use serde_yaml::Value;
-
-/// Kubernetes versions the manifests must validate against: the oldest and a
-/// recent one of those EKS supports in standard or extended support.
-const KUBERNETES_VERSIONS: [&str; 2] = ["1.30", "1.33"];
-
-/// tern's `--listen` port in the DaemonSet, the Dockerfile's EXPOSE.
-const LISTEN_PORT: u64 = 9464;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn manifests_dir() -> PathBuf {
-    repo().join("examples/kubernetes")
-}
-
-/// The manifests, in the kustomization's (apply) order.
-fn manifest_files() -> Vec<PathBuf> {
-    let kustomization = read_yaml(&manifests_dir().join("kustomization.yaml"));
-    let resources = kustomization["resources"].as_sequence().expect("resources: a list");
-    resources.iter().map(|r| manifests_dir().join(r.as_str().expect("a file name"))).collect()
-}
-
-#[track_caller]
-fn read_yaml(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// Every object of every manifest.
-fn objects() -> Vec<Value> {
-    let mut all = Vec::new();
-    for file in manifest_files() {
-        let text = std::fs::read_to_string(&file).unwrap();
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            let value = Value::deserialize(doc).unwrap_or_else(|e| panic!("{file:?}: {e}"));
-            if !value.is_null() {
-                all.push(value);
-            }
-        }
-    }
-    all
-}
-
-#[track_caller]
-fn object(kind: &str) -> Value {
-    let mut found = objects().into_iter().filter(|o| o["kind"] == kind).collect::<Vec<_>>();
-    assert_eq!(found.len(), 1, "exactly one {kind}");
-    found.remove(0)
-}
-
-#[track_caller]
-fn str_at<'a>(v: &'a Value, what: &str) -> &'a str {
-    v.as_str().unwrap_or_else(|| panic!("{what}: not a string: {v:?}"))
-}
-
-#[track_caller]
-fn seq<'a>(v: &'a Value, what: &str) -> &'a [Value] {
-    v.as_sequence().map(Vec::as_slice).unwrap_or_else(|| panic!("{what}: not a list: {v:?}"))
-}
-
-fn text(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
-}
-
-/// A path of the Python interpreter's scripts directory (where pip puts
-/// console scripts), for tools that may not be on PATH.
-fn python_script(name: &str) -> Option<PathBuf> {
-    if let Ok(out) = Command::new(name).arg("--version").output() {
-        if out.status.success() {
-            return Some(PathBuf::from(name));
-        }
-    }
-    let code = "import sysconfig, os\nfor s in (None, os.name + '_user'):\n    try: print(sysconfig.get_path('scripts', s) if s else sysconfig.get_path('scripts'))\n    except KeyError: pass";
-    let out = Command::new("python3").args(["-c", code]).output().ok()?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|dir| Path::new(dir).join(name))
-        .find(|path| path.is_file())
-}
 
 // ---------------------------------------------------------------- schemas
 
@@ -167,188 +90,7 @@ fn the_kustomization_lists_every_manifest_namespace_first() {
     }
 }
 
-// ---------------------------------------------------------- the config
-
-fn prometheus_yml() -> String {
-    let config_map = object("ConfigMap");
-    str_at(&config_map["data"]["prometheus.yml"], "data.prometheus.yml").to_owned()
-}
-
-fn without_host_metrics() -> String {
-    let mut config: Value = serde_yaml::from_str(&prometheus_yml()).unwrap();
-    config.as_mapping_mut().unwrap().remove("host_metrics").expect("a host_metrics block");
-    serde_yaml::to_string(&config).unwrap()
-}
-
-#[track_caller]
-fn check_config(config: &str, node_name: Option<&str>) -> Output {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("prometheus.yml");
-    std::fs::write(&path, config).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tern"));
-    cmd.arg("check-config").arg(&path).env_remove("NODE_NAME");
-    if let Some(node) = node_name {
-        cmd.env("NODE_NAME", node);
-    }
-    cmd.output().unwrap()
-}
-
-/// Needs the Kubernetes discovery config (this branch) and the
-/// `host_metrics:` block (host metrics branch) merged.
-#[test]
-fn the_configmap_passes_tern_check_config_with_node_name_set() {
-    let out = check_config(&prometheus_yml(), Some("ip-10-0-1-23.us-east-1.compute.internal"));
-    assert!(out.status.success(), "{}", text(&out));
-    let summary = String::from_utf8_lossy(&out.stdout);
-    assert!(summary.contains(": OK: 3 scrape configs"), "{summary}");
-    assert!(summary.contains("1 remote_write endpoint"), "{summary}");
-}
-
-/// The same config without `host_metrics:`, whose schema lives on the host
-/// metrics branch: what this branch alone must accept. The test above is the
-/// full check.
-#[test]
-fn the_configmap_without_host_metrics_passes_tern_check_config() {
-    let out = check_config(&without_host_metrics(), Some("ip-10-0-1-23"));
-    assert!(out.status.success(), "{}", text(&out));
-    let summary = String::from_utf8_lossy(&out.stdout);
-    assert!(summary.contains("3 kubernetes_sd configs"), "{summary}");
-}
-
-/// The selectors really depend on the downward API's NODE_NAME: without it
-/// the config is refused, naming the variable (checked on the config
-/// without `host_metrics:`, so that it holds on this branch alone).
-#[test]
-fn the_configmap_is_refused_without_node_name() {
-    let out = check_config(&without_host_metrics(), None);
-    assert!(!out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("environment variable NODE_NAME"), "{}", text(&out));
-}
-
-#[test]
-fn the_config_scrapes_only_its_own_node() {
-    let config: Value = serde_yaml::from_str(&prometheus_yml()).unwrap();
-    let jobs = seq(&config["scrape_configs"], "scrape_configs");
-    let names: Vec<&str> = jobs.iter().map(|j| str_at(&j["job_name"], "job_name")).collect();
-    assert_eq!(names, ["kubernetes-pods", "kubelet", "cadvisor"]);
-    for job in jobs {
-        let name = str_at(&job["job_name"], "job_name");
-        let sd = seq(&job["kubernetes_sd_configs"], name);
-        assert_eq!(sd.len(), 1, "{name}");
-        let role = str_at(&sd[0]["role"], name);
-        let selectors = seq(&sd[0]["selectors"], name);
-        let want = match role {
-            "pod" => "spec.nodeName=$(NODE_NAME)",
-            "node" => "metadata.name=$(NODE_NAME)",
-            other => panic!("{name}: role {other}"),
-        };
-        assert_eq!(selectors.len(), 1, "{name}");
-        assert_eq!(selectors[0]["role"], role, "{name}");
-        assert_eq!(selectors[0]["field"], want, "{name}");
-    }
-    // kubelet and cAdvisor: HTTPS with the service account's token and CA.
-    for job in &jobs[1..] {
-        assert_eq!(job["scheme"], "https");
-        assert_eq!(
-            job["authorization"]["credentials_file"],
-            "/var/run/secrets/kubernetes.io/serviceaccount/token"
-        );
-        assert_eq!(
-            job["tls_config"]["ca_file"],
-            "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
-        );
-    }
-    assert_eq!(jobs[2]["metrics_path"], "/metrics/cadvisor");
-    assert!(jobs[1]["metrics_path"].is_null(), "kubelet: the default /metrics");
-}
-
-/// The annotations the community chart honours, each read by a relabel rule
-/// with the chart's target.
-#[test]
-fn the_pod_job_honours_the_prometheus_io_annotations() {
-    let config: Value = serde_yaml::from_str(&prometheus_yml()).unwrap();
-    let rules = seq(&config["scrape_configs"][0]["relabel_configs"], "relabel_configs");
-    let reads = |annotation: &str| {
-        let label = format!("__meta_kubernetes_pod_annotation_prometheus_io_{annotation}");
-        rules
-            .iter()
-            .filter(|r| r["source_labels"].as_sequence().is_some_and(|s| s[0] == label.as_str()))
-            .collect::<Vec<_>>()
-    };
-    let scrape = reads("scrape");
-    assert_eq!(
-        (scrape[0]["action"].as_str(), scrape[0]["regex"].as_bool()),
-        (Some("keep"), Some(true))
-    );
-    assert_eq!(reads("scheme")[0]["target_label"], "__scheme__");
-    assert_eq!(reads("path")[0]["target_label"], "__metrics_path__");
-    let port = reads("port");
-    assert_eq!(port.len(), 2, "IPv6 and IPv4 pod addresses");
-    assert!(port.iter().all(|r| r["target_label"] == "__address__"));
-}
-
-#[test]
-fn the_config_writes_to_amp_with_sigv4_and_bounds_the_wal_below_the_empty_dir() {
-    let config: Value = serde_yaml::from_str(&prometheus_yml()).unwrap();
-    let remote = seq(&config["remote_write"], "remote_write");
-    assert_eq!(remote.len(), 1);
-    let url = str_at(&remote[0]["url"], "url");
-    assert!(url.starts_with("https://aps-workspaces.") && url.ends_with("/api/v1/remote_write"));
-    let region = str_at(&remote[0]["sigv4"]["region"], "sigv4.region");
-    assert!(url.contains(&format!(".{region}.amazonaws.com/")), "{url} vs {region}");
-    let host = &config["host_metrics"];
-    for (key, want) in [("procfs", "/host/proc"), ("sysfs", "/host/sys"), ("rootfs", "/host/root")]
-    {
-        assert_eq!(host[key], want, "host_metrics.{key}");
-    }
-    assert_eq!(host["instance"], "${NODE_NAME}");
-
-    let wal_max = prometheus_size(str_at(&config["wal"]["max_size"], "wal.max_size"));
-    let pod = &object("DaemonSet")["spec"]["template"]["spec"];
-    let wal_volume = volume_at(pod, "/var/lib/tern");
-    let limit = quantity(str_at(&wal_volume["emptyDir"]["sizeLimit"], "emptyDir.sizeLimit"));
-    // tern's WAL may pass max_size by up to one segment (max_size / 8).
-    assert!(wal_max + wal_max / 8 < limit, "wal.max_size {wal_max} vs sizeLimit {limit}");
-}
-
-/// A Prometheus size (`1536MB`, units of 1024 as Prometheus reads them).
-fn prometheus_size(s: &str) -> u64 {
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (n, unit) = s.split_at(split);
-    let shift = ["B", "KB", "MB", "GB", "TB"].iter().position(|u| *u == unit).expect(s);
-    n.parse::<u64>().unwrap() << (10 * shift)
-}
-
-/// A Kubernetes quantity with a binary suffix (`2Gi`).
-fn quantity(s: &str) -> u64 {
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (n, unit) = s.split_at(split);
-    let shift = ["", "Ki", "Mi", "Gi", "Ti"].iter().position(|u| *u == unit).expect(s);
-    n.parse::<u64>().unwrap() << (10 * shift)
-}
-
 // ------------------------------------------------------------ DaemonSet
-
-/// The volume mounted at `path` in the tern container.
-#[track_caller]
-fn volume_at<'a>(pod: &'a Value, path: &str) -> &'a Value {
-    let container = &pod["containers"][0];
-    let mount = seq(&container["volumeMounts"], "volumeMounts")
-        .iter()
-        .find(|m| m["mountPath"] == path)
-        .unwrap_or_else(|| panic!("nothing mounted at {path}"));
-    seq(&pod["volumes"], "volumes")
-        .iter()
-        .find(|v| v["name"] == mount["name"])
-        .unwrap_or_else(|| panic!("no volume {:?}", mount["name"]))
-}
-
-/// The value after `flag` in the container's args.
-#[track_caller]
-fn arg<'a>(args: &'a [Value], flag: &str) -> &'a str {
-    let at = args.iter().position(|a| a == flag).unwrap_or_else(|| panic!("no {flag}"));
-    str_at(&args[at + 1], flag)
-}
 
 #[test]
 fn the_daemonset_runs_tern_non_root_with_a_read_only_root() {
