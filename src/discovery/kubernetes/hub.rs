@@ -77,6 +77,7 @@ impl<K> Object for K where
 /// One running watch: its store and a counter bumped after each change.
 pub struct SharedWatch<K: Object> {
     pub store: Store<K>,
+    /// Changes applied to the store so far; 0 until the first list is in.
     changes: watch::Receiver<u64>,
     task: JoinHandle<()>,
 }
@@ -91,6 +92,14 @@ impl<K: Object> SharedWatch<K> {
     /// A receiver that sees each change (after the store holds it).
     pub fn changes(&self) -> watch::Receiver<u64> {
         self.changes.clone()
+    }
+
+    /// Waits until the first list is in the store. (Not kube's
+    /// `Store::wait_until_ready`: that wakes only one of several waiters.)
+    pub async fn ready(&self) {
+        let mut rx = self.changes.clone();
+        // Err: the task ended, which it does not while the watch lives.
+        let _ = rx.wait_for(|n| *n > 0).await;
     }
 }
 
@@ -138,6 +147,10 @@ impl KubeHub {
             }
         }
         let mut config = watcher::Config::default().any_semantic();
+        // Without a page size the list is sent with resourceVersion=0 (kube
+        // drops it from paginated lists), so the API server answers from its
+        // watch cache, as Prometheus' informers ask.
+        config.page_size = None;
         if !key.label.is_empty() {
             config = config.labels(&key.label);
         }

@@ -234,8 +234,7 @@ impl Watches {
     async fn ready(&self) {
         async fn all<K: Object>(ws: &[Arc<SharedWatch<K>>]) {
             for w in ws {
-                // Err: the writer is gone, which it is not while the watch runs.
-                let _ = w.store.wait_until_ready().await;
+                w.ready().await;
             }
         }
         tokio::join!(
