@@ -501,3 +501,52 @@ async fn daemonset_mode_sees_only_its_own_nodes_pods() {
     d.wait("a2 gone", |s| addresses(s, "local") == ["10.0.0.1:80"]).await;
     d.manager.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_from_the_sd_config_and_from_a_kubeconfig_reach_the_api_server() {
+    let api = K8sStandin::start();
+    api.apply("nodes", node("node-a", "10.1.0.1")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "file-token\n").unwrap();
+    let kubeconfig = dir.path().join("kubeconfig.yml");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: '{}'}}\n\
+             users:\n- name: u\n  user: {{token: kubeconfig-token}}\ncontexts:\n- name: x\n  \
+             context: {{cluster: c, user: u}}\ncurrent-context: x\n",
+            api.url()
+        ),
+    )
+    .unwrap();
+    let jobs = sd_configs(
+        &[
+            ("bearer", entry(&api, "node", "authorization: {credentials: inline-token}")),
+            (
+                "bearer_file",
+                entry(&api, "node", &format!("bearer_token_file: {}", token.display())),
+            ),
+            ("basic", entry(&api, "node", "basic_auth: {username: user, password: pass}")),
+            ("kubeconfig", format!("role: node\nkubeconfig_file: {}", kubeconfig.display())),
+        ],
+        &[],
+    );
+    let mut d = Discovery::start(jobs).await;
+    let jobs = ["bearer", "bearer_file", "basic", "kubeconfig"];
+    d.wait("four jobs", |s| jobs.iter().all(|j| addresses(s, j).len() == 1)).await;
+    let stats = api.wait_stats("four watches", |s| s.open_watches == 4).await;
+    let mut seen: Vec<String> =
+        stats.lists.iter().map(|r| r.authorization.clone().unwrap_or_default()).collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "Basic dXNlcjpwYXNz",
+            "Bearer file-token",
+            "Bearer inline-token",
+            "Bearer kubeconfig-token"
+        ]
+    );
+    d.manager.shutdown().await;
+}

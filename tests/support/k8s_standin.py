@@ -30,7 +30,8 @@ Control interface for tests (not part of the Kubernetes API):
   POST   /_control/drop             close every open watch stream (clean end)
   POST   /_control/bookmark         send a BOOKMARK on every watch that allows them
   GET    /_control/stats            {"lists": [...], "watches": [...], "open_watches": n}
-                                    each entry {"path", "query"} as requested
+                                    each entry {"path", "query", "authorization"} as
+                                    requested (test credentials only)
 
 Prints "PORT <n>" on stdout once listening. Stops when stdin closes.
 """
@@ -273,7 +274,8 @@ class Handler(BaseHTTPRequestHandler):
         if parsed is None:
             return self.status(404, "NotFound", "the server could not find the requested resource")
         query = Query(parsed[0], parsed[1], params)
-        record = {"path": url.path, "query": {k: v[0] for k, v in params.items()}}
+        record = {"path": url.path, "query": {k: v[0] for k, v in params.items()},
+                  "authorization": self.headers.get("Authorization")}
         if params.get("watch", [""])[0] in ("1", "true"):
             with STATE.cond:
                 STATE.watches.append(record)

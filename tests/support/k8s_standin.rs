@@ -22,6 +22,8 @@ pub struct K8sStandin {
 pub struct ApiRequest {
     pub path: String,
     pub query: serde_json::Map<String, Value>,
+    /// The `Authorization` header sent, if any.
+    pub authorization: Option<String>,
 }
 
 impl ApiRequest {
@@ -55,6 +57,7 @@ fn requests(v: &Value) -> Vec<ApiRequest> {
         .map(|r| ApiRequest {
             path: r["path"].as_str().expect("path").to_owned(),
             query: r["query"].as_object().cloned().unwrap_or_default(),
+            authorization: r["authorization"].as_str().map(str::to_owned),
         })
         .collect()
 }

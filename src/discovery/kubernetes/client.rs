@@ -86,6 +86,22 @@ fn credentials(auth: &crate::config::Authorization) -> Result<String, ClientErro
     }
 }
 
+/// kube re-reads a `tokenFile` as it changes, but sends its content
+/// untrimmed; Prometheus trims credentials files. A file with surrounding
+/// whitespace (a trailing newline) is therefore read once and trimmed.
+fn token_entry(file: &Path) -> Result<(String, serde_json::Value), ClientError> {
+    let raw = std::fs::read_to_string(file)
+        .map_err(|source| ClientError::ReadFile { path: file.to_owned(), source })?;
+    if raw.trim() == raw {
+        return Ok(("tokenFile".into(), serde_json::json!(file.display().to_string())));
+    }
+    tracing::warn!(
+        file = %file.display(),
+        "kubernetes_sd: the token file ends in whitespace; it is read once, not re-read"
+    );
+    Ok(("token".into(), serde_json::json!(raw.trim())))
+}
+
 fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
@@ -142,7 +158,10 @@ fn url_kubeconfig(url: &str, http: &HttpClientConfig) -> Result<serde_json::Valu
         if auth.auth_type.eq_ignore_ascii_case("bearer") {
             match (&auth.credentials, &auth.credentials_file) {
                 (Some(c), _) => drop(user.insert("token".into(), json!(c.expose()))),
-                (None, Some(f)) => drop(user.insert("tokenFile".into(), path(f))),
+                (None, Some(f)) => {
+                    let (key, value) = token_entry(f)?;
+                    user.insert(key, value);
+                }
                 (None, None) => {}
             }
         }
