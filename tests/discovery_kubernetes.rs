@@ -60,15 +60,17 @@ fn entry(api: &K8sStandin, role: &str, extra: &str) -> String {
 struct Discovery {
     manager: Manager,
     rx: watch::Receiver<Arc<DiscoveredTargets>>,
+    metrics: DiscoveryMetrics,
 }
 
 impl Discovery {
     async fn start(jobs: Vec<(String, KubernetesSdConfig)>) -> Discovery {
-        let (mut manager, rx) = Manager::new(DiscoveryMetrics::default());
+        let metrics = DiscoveryMetrics::default();
+        let (mut manager, rx) = Manager::new(metrics.clone());
         let jobs =
             jobs.into_iter().map(|(j, c)| (j, vec![ProviderConfig::Kubernetes(c)])).collect();
         manager.apply(jobs).await;
-        Discovery { manager, rx }
+        Discovery { manager, rx, metrics }
     }
 
     /// Waits until `want` holds for the published state; returns it and how
@@ -411,6 +413,7 @@ async fn dropped_watch_resumes_from_the_last_resource_version_without_relisting(
         "resumes where it was"
     );
     assert_eq!(stats.lists.len(), 1, "no relist after a dropped connection");
+    assert_eq!(d.metrics.kube().lists("pods"), 1);
 
     // A bookmark moves the resume point without any object changing.
     api.apply("services", json!({"metadata": {"name": "x", "namespace": "default"}})).await;
@@ -455,6 +458,7 @@ async fn gone_410_relists_once_and_keeps_targets_meanwhile() {
     assert!(counts.iter().all(|&n| n >= 1), "targets blinked during the relist: {counts:?}");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(api.stats().await.lists.len(), 2, "exactly one relist");
+    assert_eq!(d.metrics.kube().lists("pods"), 2);
     d.manager.shutdown().await;
 }
 
@@ -477,7 +481,9 @@ async fn identical_sd_configs_share_one_watch() {
     assert_eq!(stats.lists_of(path).len(), 2, "one list per distinct selector set");
     assert_eq!(stats.watches_of(path).len(), 2, "jobs one and two share a watch");
     assert_eq!(d.manager.kube().watches_started(), 2);
+    assert_eq!(d.metrics.kube().watches(), 2, "tern_discovery_kubernetes_watches");
     d.manager.shutdown().await;
+    assert_eq!(d.metrics.kube().watches(), 0, "watches end with their last provider");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

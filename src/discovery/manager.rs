@@ -129,10 +129,11 @@ impl Manager {
         let root = CancellationToken::new();
         let publisher =
             tokio::spawn(publish_loop(shared.clone(), tx, metrics.clone(), root.clone()));
+        let kube = KubeHub::new(metrics.kube.clone());
         let manager = Manager {
             shared,
             metrics,
-            kube: KubeHub::default(),
+            kube,
             root,
             jobs: HashMap::new(),
             next_generation: 0,

@@ -163,6 +163,7 @@ pub struct DiscoveryMetrics {
     file_files: Gauge,
     targets: Family<JobLabel, Gauge>,
     updates: Family<JobLabel, Counter>,
+    kube: kubernetes::KubeMetrics,
 }
 
 impl DiscoveryMetrics {
@@ -189,6 +190,7 @@ impl DiscoveryMetrics {
             "Target group lists received from the providers, per job",
             m.updates.clone(),
         );
+        m.kube.register(registry);
         m
     }
 
@@ -205,6 +207,11 @@ impl DiscoveryMetrics {
     /// `tern_discovery_targets{job}`, if the job is published.
     pub fn targets(&self, job: &str) -> Option<i64> {
         self.targets.get(&JobLabel::new(job)).map(|g| g.get())
+    }
+
+    /// Kubernetes discovery's metrics.
+    pub fn kube(&self) -> &kubernetes::KubeMetrics {
+        &self.kube
     }
 
     /// `tern_discovery_updates_total{job}`, if the job has received any.

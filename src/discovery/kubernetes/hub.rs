@@ -23,6 +23,11 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
 use kube::Api;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -47,6 +52,63 @@ pub struct WatchKey {
 #[derive(Clone, Default)]
 pub struct KubeHub {
     inner: Arc<Mutex<HubState>>,
+    metrics: KubeMetrics,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResourceLabel {
+    resource: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabels {
+    resource: String,
+    event: String,
+}
+
+/// Kubernetes discovery's own metrics. `Default` gives unregistered ones.
+#[derive(Debug, Clone, Default)]
+pub struct KubeMetrics {
+    watches: Gauge,
+    lists: Family<ResourceLabel, Counter>,
+    events: Family<EventLabels, Counter>,
+    failures: Family<ResourceLabel, Counter>,
+}
+
+impl KubeMetrics {
+    /// Registers the metrics in `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "tern_discovery_kubernetes_watches",
+            "Kubernetes watches running (each shared by every provider that needs it)",
+            self.watches.clone(),
+        );
+        registry.register(
+            "tern_discovery_kubernetes_lists",
+            "Complete lists (initial and relists) received from the API server, per resource",
+            self.lists.clone(),
+        );
+        registry.register(
+            "tern_discovery_kubernetes_events",
+            "Watch events applied (event=apply|delete), per resource",
+            self.events.clone(),
+        );
+        registry.register(
+            "tern_discovery_kubernetes_watch_failures",
+            "Failed lists or watches (retried with backoff), per resource",
+            self.failures.clone(),
+        );
+    }
+
+    /// `tern_discovery_kubernetes_watches`.
+    pub fn watches(&self) -> i64 {
+        self.watches.get()
+    }
+
+    /// `tern_discovery_kubernetes_lists_total{resource}`.
+    pub fn lists(&self, resource: &str) -> u64 {
+        self.lists.get(&ResourceLabel { resource: resource.to_owned() }).map_or(0, |c| c.get())
+    }
 }
 
 #[derive(Default)]
@@ -80,11 +142,13 @@ pub struct SharedWatch<K: Object> {
     /// Changes applied to the store so far; 0 until the first list is in.
     changes: watch::Receiver<u64>,
     task: JoinHandle<()>,
+    running: Gauge,
 }
 
 impl<K: Object> Drop for SharedWatch<K> {
     fn drop(&mut self) {
         self.task.abort();
+        self.running.dec();
     }
 }
 
@@ -104,6 +168,11 @@ impl<K: Object> SharedWatch<K> {
 }
 
 impl KubeHub {
+    /// A hub counting into `metrics`.
+    pub fn new(metrics: KubeMetrics) -> Self {
+        KubeHub { inner: Arc::default(), metrics }
+    }
+
     /// The client of `server` and its index, built on first use.
     pub async fn client(&self, server: &ApiServer) -> Result<(usize, kube::Client), ClientError> {
         if let Some(found) = self.find_client(server) {
@@ -164,8 +233,11 @@ impl KubeHub {
             key.resource,
             key.namespace.as_deref().map(|n| format!(" in {n}")).unwrap_or_default()
         );
-        let task = tokio::spawn(feed(api(), config, writer, tx, what));
-        let shared = Arc::new(SharedWatch { store, changes: rx, task });
+        let metrics = (self.metrics.clone(), key.resource);
+        let task = tokio::spawn(feed(api(), config, writer, tx, what, metrics));
+        let running = self.metrics.watches.clone();
+        running.inc();
+        let shared = Arc::new(SharedWatch { store, changes: rx, task, running });
         let erased: Arc<dyn Any + Send + Sync> = shared.clone();
         state.watches.retain(|_, w| w.strong_count() > 0);
         state.watches.insert(key, Arc::downgrade(&erased));
@@ -182,18 +254,30 @@ async fn feed<K: Object>(
     writer: reflector::store::Writer<K>,
     tx: watch::Sender<u64>,
     what: String,
+    (metrics, resource): (KubeMetrics, &'static str),
 ) {
+    let res = ResourceLabel { resource: resource.to_owned() };
+    let event =
+        |event: &str| EventLabels { resource: resource.to_owned(), event: event.to_owned() };
+    let (applied, deleted) = (event("apply"), event("delete"));
     let stream = reflector::reflector(writer, watcher::watcher(api, config).default_backoff());
     let mut stream = std::pin::pin!(stream);
     while let Some(event) = stream.next().await {
         match event {
-            Ok(Event::Apply(_) | Event::Delete(_) | Event::InitDone) => {
+            Ok(e @ (Event::Apply(_) | Event::Delete(_) | Event::InitDone)) => {
+                let counter = match e {
+                    Event::Apply(_) => metrics.events.get_or_create(&applied),
+                    Event::Delete(_) => metrics.events.get_or_create(&deleted),
+                    _ => metrics.lists.get_or_create(&res),
+                };
+                counter.inc();
                 tx.send_modify(|n| *n += 1);
             }
             Ok(Event::Init | Event::InitApply(_)) => {}
             // Retried by the backoff; the store keeps its objects meanwhile.
             Err(e) => {
-                tracing::warn!(watch = %what, error = %e, "kubernetes watch failed, retrying")
+                metrics.failures.get_or_create(&res).inc();
+                tracing::warn!(watch = %what, error = %e, "kubernetes watch failed, retrying");
             }
         }
     }

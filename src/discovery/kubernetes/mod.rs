@@ -37,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::config::kubernetes::Role;
 pub use client::ApiServer;
-pub use hub::KubeHub;
+pub use hub::{KubeHub, KubeMetrics};
 
 use super::{Provider, TargetGroup};
 use hub::{Object, SharedWatch, WatchKey};
