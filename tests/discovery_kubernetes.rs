@@ -491,12 +491,32 @@ async fn daemonset_mode_sees_only_its_own_nodes_pods() {
     let api = K8sStandin::start();
     api.apply("pods", pod("default", "a1", "node-a", "10.0.0.1", Some(80))).await;
     api.apply("pods", pod("kube-system", "b1", "node-b", "10.0.0.2", Some(80))).await;
-    let sd = entry(&api, "pod", "selectors:\n  - role: pod\n    field: spec.nodeName=$(NODE_NAME)");
+    api.apply("nodes", node("node-a", "10.1.0.1")).await;
+    api.apply("nodes", node("node-b", "10.1.0.2")).await;
+    let sd = entry(
+        &api,
+        "pod",
+        "selectors:\n  - role: pod\n    field: spec.nodeName=$(NODE_NAME)\nattach_metadata: {node: true}",
+    );
     let mut d = Discovery::start(sd_configs(&[("local", sd)], &[("NODE_NAME", "node-a")])).await;
-    d.wait("node-a's pod", |s| addresses(s, "local") == ["10.0.0.1:80"]).await;
-    let stats = api.stats().await;
-    assert_eq!(stats.lists[0].param("fieldSelector"), Some("spec.nodeName=node-a"));
-    assert_eq!(stats.watches[0].param("fieldSelector"), Some("spec.nodeName=node-a"));
+    let (state, _) = d.wait("node-a's pod", |s| addresses(s, "local") == ["10.0.0.1:80"]).await;
+    let stats = api.wait_stats("two watches", |s| s.open_watches == 2).await;
+    assert_eq!(
+        stats.lists_of("/api/v1/pods")[0].param("fieldSelector"),
+        Some("spec.nodeName=node-a")
+    );
+    assert_eq!(
+        stats.watches_of("/api/v1/pods")[0].param("fieldSelector"),
+        Some("spec.nodeName=node-a")
+    );
+    // Node metadata comes from a watch of this node only.
+    assert_eq!(
+        stats.watches_of("/api/v1/nodes")[0].param("fieldSelector"),
+        Some("metadata.name=node-a")
+    );
+    let t = &targets(&state, "local")[0];
+    assert_eq!(t["__meta_kubernetes_node_name"], "node-a");
+    assert_eq!(t["__meta_kubernetes_node_label_kubernetes_io_hostname"], "node-a");
 
     api.apply("pods", pod("default", "b2", "node-b", "10.0.0.3", Some(80))).await;
     api.apply("pods", pod("default", "a2", "node-a", "10.0.0.4", Some(80))).await;

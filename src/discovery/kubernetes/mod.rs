@@ -145,6 +145,14 @@ async fn any_changed(changes: &mut [watch::Receiver<u64>]) {
     }
 }
 
+/// The node a pod field selector pins (`spec.nodeName=NAME`), if any.
+fn own_node(field_selector: &str) -> Option<&str> {
+    field_selector.split(',').find_map(|term| {
+        let (key, value) = term.split_once("==").or_else(|| term.split_once('='))?;
+        (key.trim() == "spec.nodeName" && !key.ends_with('!')).then_some(value.trim())
+    })
+}
+
 /// The watches one provider reads.
 #[derive(Default)]
 struct Watches {
@@ -196,8 +204,15 @@ impl Watches {
         }
         let ns = &names;
         let mut w = Watches::default();
-        let node_selector =
-            if c.role == Role::Node { c.selector(Role::Node) } else { Default::default() };
+        let node_selector = match c.role {
+            Role::Node => c.selector(Role::Node),
+            // Node metadata for pods of one node (DaemonSet mode) needs only
+            // that node: watch it alone rather than every node.
+            _ => match own_node(&c.selector(Role::Pod).1) {
+                Some(node) => (String::new(), format!("metadata.name={node}")),
+                None => Default::default(),
+            },
+        };
         if c.role == Role::Node
             || c.attach_node && c.role != Role::Service && c.role != Role::Ingress
         {
@@ -308,3 +323,41 @@ impl Watches {
 
 #[cfg(test)]
 mod targets_tests;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pod_field_selector_on_spec_node_name_pins_the_node() {
+        assert_eq!(own_node("spec.nodeName=node-a"), Some("node-a"));
+        assert_eq!(own_node("status.phase=Running,spec.nodeName==n2"), Some("n2"));
+        assert_eq!(own_node("spec.nodeName!=node-a"), None);
+        assert_eq!(own_node("metadata.name=x"), None);
+        assert_eq!(own_node(""), None);
+    }
+
+    #[test]
+    fn the_api_server_follows_the_config() {
+        let load = |entry: &str| {
+            let yaml =
+                format!("scrape_configs:\n- job_name: j\n  kubernetes_sd_configs:\n  - {entry}\n");
+            let loaded = crate::config::load_str(&yaml, "/etc/tern/p.yml").expect("loads");
+            KubernetesSdConfig::from_config(
+                &loaded.config.scrape_configs[0].kubernetes_sd_configs[0],
+            )
+        };
+        assert_eq!(load("{role: pod}").server, ApiServer::InCluster);
+        let kc = load("{role: node, kubeconfig_file: kc.yml}");
+        assert_eq!(
+            kc.server,
+            ApiServer::Kubeconfig("/etc/tern/kc.yml".into()),
+            "relative to the config"
+        );
+        let url = load("{role: service, api_server: 'http://a:1', namespaces: {names: [x]}, selectors: [{role: service, label: a=b}]}");
+        assert!(matches!(url.server, ApiServer::Url { ref url, .. } if url == "http://a:1"));
+        assert_eq!(url.namespaces, ["x"]);
+        assert_eq!(url.selectors[&Role::Service], ("a=b".to_owned(), String::new()));
+        assert!(!url.attach_node);
+    }
+}
