@@ -110,11 +110,27 @@ async fn deleted_pod_leaves_the_targets_and_its_series_go_stale() {
     assert_eq!(discovered["__meta_kubernetes_pod_container_port_name"], "metrics");
     assert_eq!(discovered["__meta_kubernetes_pod_ready"], "true");
 
+    // A second pod becomes a target within a second of its watch event.
+    let second = TargetServer::start(Reply::text(SMALL_BODY)).await;
+    let second_url = format!("http://127.0.0.1:{}/metrics", second.addr.port());
+    api.apply("pods", pod("web-2", second.addr.port())).await;
+    let added = Instant::now();
+    wait_targets(&url, "the second pod's target", |a| {
+        a.iter().any(|t| t["scrapeUrl"] == second_url.as_str())
+    })
+    .await;
+    let added_after = added.elapsed();
+    eprintln!("the added pod reached /api/v1/targets after {added_after:?}");
+    assert!(added_after < Duration::from_secs(1), "took {added_after:?}");
+
     // Samples of the pod arrive; then it is deleted.
     receiver.wait_for("samples of the pod", WAIT, |r| !pod_samples(r).is_empty()).await;
     api.delete("pods", "apps", "web-1").await;
     let deleted = Instant::now();
-    wait_targets(&url, "no active target", |a| a.is_empty()).await;
+    wait_targets(&url, "only the second pod", |a| {
+        a.len() == 1 && a[0]["scrapeUrl"] == second_url.as_str()
+    })
+    .await;
     let gone_after = deleted.elapsed();
     eprintln!("the deleted pod left /api/v1/targets after {gone_after:?}");
     assert!(gone_after < Duration::from_secs(1), "took {gone_after:?}");
