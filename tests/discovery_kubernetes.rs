@@ -576,3 +576,22 @@ async fn credentials_from_the_sd_config_and_from_a_kubeconfig_reach_the_api_serv
     );
     d.manager.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_api_requests_are_retried_with_backoff() {
+    let api = K8sStandin::start();
+    api.apply("pods", pod("default", "a", "n", "10.0.0.1", Some(80))).await;
+    api.fail_next(2).await;
+    let started = Instant::now();
+    let mut d = Discovery::start(sd_configs(&[("pods", entry(&api, "pod", ""))], &[])).await;
+    d.wait("pod a after two failed lists", |s| addresses(s, "pods") == ["10.0.0.1:80"]).await;
+    let took = started.elapsed();
+    let stats = api.stats().await;
+    assert_eq!(stats.failed, 2);
+    assert_eq!(stats.lists.len(), 1, "one list succeeded");
+    assert_eq!(d.metrics.kube().watch_failures("pods"), 2);
+    // kube-runtime's default backoff waits 0.8 s, then 1.6 s, plus jitter
+    // (which only adds).
+    assert!(took >= Duration::from_millis(2400), "retried after {took:?}: no backoff");
+    d.manager.shutdown().await;
+}

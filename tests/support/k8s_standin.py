@@ -29,6 +29,7 @@ Control interface for tests (not part of the Kubernetes API):
                                     ERROR 410 and are closed (so clients relist)
   POST   /_control/drop             close every open watch stream (clean end)
   POST   /_control/bookmark         send a BOOKMARK on every watch that allows them
+  POST   /_control/fail?count=N     answer the next N API requests 500 (InternalError)
   GET    /_control/stats            {"lists": [...], "watches": [...], "open_watches": n}
                                     each entry {"path", "query", "authorization"} as
                                     requested (test credentials only)
@@ -66,6 +67,8 @@ class State:
         self.bookmark_gen = 0
         self.lists = []
         self.watches = []
+        self.fail_next = 0  # API requests still to answer 500
+        self.failed = 0
         self.open_watches = 0
 
     def apply(self, resource, obj):
@@ -248,6 +251,10 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/_control/drop":
             STATE.bump("drop_gen")
             self.send_json(200, {})
+        elif path == "/_control/fail":
+            with STATE.cond:
+                STATE.fail_next = int(parse_qs(urlsplit(self.path).query)["count"][0])
+            self.send_json(200, {})
         elif path == "/_control/bookmark":
             STATE.bump("bookmark_gen")
             self.send_json(200, {})
@@ -268,11 +275,19 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/_control/stats":
             with STATE.cond:
                 body = {"lists": STATE.lists, "watches": STATE.watches,
-                        "open_watches": STATE.open_watches, "resource_version": STATE.rv}
+                        "open_watches": STATE.open_watches, "resource_version": STATE.rv,
+                        "failed": STATE.failed}
             return self.send_json(200, body)
         parsed = parse_path(url.path)
         if parsed is None:
             return self.status(404, "NotFound", "the server could not find the requested resource")
+        with STATE.cond:
+            fail = STATE.fail_next > 0
+            if fail:
+                STATE.fail_next -= 1
+                STATE.failed += 1
+        if fail:
+            return self.status(500, "InternalError", "injected failure")
         query = Query(parsed[0], parsed[1], params)
         record = {"path": url.path, "query": {k: v[0] for k, v in params.items()},
                   "authorization": self.headers.get("Authorization")}

@@ -38,6 +38,8 @@ pub struct Stats {
     pub lists: Vec<ApiRequest>,
     pub watches: Vec<ApiRequest>,
     pub open_watches: u64,
+    /// API requests answered 500 by [`K8sStandin::fail_next`].
+    pub failed: u64,
 }
 
 impl Stats {
@@ -114,6 +116,11 @@ impl K8sStandin {
         self.control("drop").await
     }
 
+    /// Answers the next `count` API requests with 500.
+    pub async fn fail_next(&self, count: u32) {
+        self.control(&format!("fail?count={count}")).await
+    }
+
     /// Sends a BOOKMARK on every open watch.
     pub async fn bookmark(&self) {
         self.control("bookmark").await
@@ -126,6 +133,7 @@ impl K8sStandin {
             lists: requests(&v["lists"]),
             watches: requests(&v["watches"]),
             open_watches: v["open_watches"].as_u64().unwrap_or(0),
+            failed: v["failed"].as_u64().unwrap_or(0),
         }
     }
 

@@ -105,6 +105,12 @@ impl KubeMetrics {
         self.watches.get()
     }
 
+    /// `tern_discovery_kubernetes_watch_failures_total{resource}`.
+    pub fn watch_failures(&self, resource: &str) -> u64 {
+        let label = ResourceLabel { resource: resource.to_owned() };
+        self.failures.get(&label).map_or(0, |c| c.get())
+    }
+
     /// `tern_discovery_kubernetes_lists_total{resource}`.
     pub fn lists(&self, resource: &str) -> u64 {
         self.lists.get(&ResourceLabel { resource: resource.to_owned() }).map_or(0, |c| c.get())
