@@ -459,6 +459,7 @@ async fn gone_410_relists_once_and_keeps_targets_meanwhile() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(api.stats().await.lists.len(), 2, "exactly one relist");
     assert_eq!(d.metrics.kube().lists("pods"), 2);
+    assert_eq!(d.metrics.kube().watch_failures("pods"), 0, "a 410 is routine");
     d.manager.shutdown().await;
 }
 

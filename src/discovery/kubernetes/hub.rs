@@ -95,7 +95,7 @@ impl KubeMetrics {
         );
         registry.register(
             "tern_discovery_kubernetes_watch_failures",
-            "Failed lists or watches (retried with backoff), per resource",
+            "Failed lists or watches (retried with backoff; an expired resourceVersion is not counted), per resource",
             self.failures.clone(),
         );
     }
@@ -252,6 +252,32 @@ impl KubeHub {
     }
 }
 
+/// Logs a failed list or watch by its consequence: an expired
+/// resourceVersion is routine (a relist follows), refused access needs an
+/// operator, anything else is retried. Returns false for the routine case.
+fn log_failure(what: &str, e: &watcher::Error) -> bool {
+    let status = match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => Some(s.code),
+        watcher::Error::WatchError(s) => Some(s.code),
+        _ => None,
+    };
+    match status {
+        Some(410) => {
+            tracing::info!(watch = %what, "kubernetes resourceVersion expired, relisting");
+            return false;
+        }
+        Some(401 | 403) => tracing::error!(
+            watch = %what,
+            error = %e,
+            "kubernetes API refused access (check the credentials and RBAC: list and watch), retrying"
+        ),
+        _ => tracing::warn!(watch = %what, error = %e, "kubernetes watch failed, retrying"),
+    }
+    true
+}
+
 /// Runs the watcher into the store; bumps the counter after each change
 /// that the store has applied (a complete relist counts as one).
 async fn feed<K: Object>(
@@ -282,8 +308,9 @@ async fn feed<K: Object>(
             Ok(Event::Init | Event::InitApply(_)) => {}
             // Retried by the backoff; the store keeps its objects meanwhile.
             Err(e) => {
-                metrics.failures.get_or_create(&res).inc();
-                tracing::warn!(watch = %what, error = %e, "kubernetes watch failed, retrying");
+                if log_failure(&what, &e) {
+                    metrics.failures.get_or_create(&res).inc();
+                }
             }
         }
     }
