@@ -156,16 +156,43 @@ impl KubernetesSdConfig {
 }
 
 /// Prometheus' `SDConfig.Validate` for each entry, plus environment expansion
-/// of selector values (with `env`).
+/// of selector values (with `env`). Returns warnings: HTTP client settings
+/// that are accepted but not applied to API server connections.
 pub(crate) fn validate(
     configs: &mut [KubernetesSdConfig],
     env: &dyn Fn(&str) -> Option<String>,
     at: &KeyPath,
     p: &mut Problems,
-) {
+) -> Vec<(KeyPath, String)> {
+    let mut warnings = Vec::new();
     for (i, c) in configs.iter_mut().enumerate() {
-        check(c, env, &at.index(i), p);
+        let at = at.index(i);
+        check(c, env, &at, p);
+        let h = &c.http_client;
+        let ignored = [
+            ("no_proxy", h.no_proxy.is_some()),
+            ("proxy_from_environment", h.proxy_from_environment),
+            ("proxy_connect_header", !h.proxy_connect_header.is_empty()),
+            ("http_headers", !h.http_headers.is_empty()),
+            ("follow_redirects", !h.follow_redirects),
+            ("enable_http2", !h.enable_http2),
+        ];
+        for (key, set) in ignored {
+            if set {
+                let message = format!("{key} is not applied to Kubernetes API connections");
+                warnings.push((at.key(key), message));
+            }
+        }
+        let tls = &h.tls_config;
+        for (key, set) in [("min_version", tls.min_version), ("max_version", tls.max_version)] {
+            if set.is_some() {
+                let message =
+                    format!("tls_config.{key} is not applied to Kubernetes API connections");
+                warnings.push((at.key("tls_config").key(key), message));
+            }
+        }
     }
+    warnings
 }
 
 fn check(

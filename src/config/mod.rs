@@ -380,7 +380,13 @@ impl Loader {
             let problems = &mut self.sources[job.source].problems;
             validate::scrape_config(&mut job.config, global, &job.at, problems);
             let at = job.at.key("kubernetes_sd_configs");
-            kubernetes::validate(&mut job.config.kubernetes_sd_configs, env, &at, problems);
+            let sd = &mut job.config.kubernetes_sd_configs;
+            let warnings = kubernetes::validate(sd, env, &at, problems);
+            if job.source == 0 {
+                for (at, message) in warnings {
+                    self.warn(at, message);
+                }
+            }
         }
         for job in jobs.iter() {
             let name = job.config.job_name.as_str();

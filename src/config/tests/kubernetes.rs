@@ -113,3 +113,18 @@ fn selector_values_expand_environment_variables() {
         ]),
     );
 }
+
+#[test]
+fn settings_not_applied_to_the_api_server_are_warned_about() {
+    let loaded = load_ok(&k8s(
+        "role: pod\napi_server: http://a:1\nfollow_redirects: false\ntls_config: {min_version: TLS12}",
+    ));
+    assert_eq!(
+        loaded.warnings,
+        [
+            "test.yml:6:9: follow_redirects is not applied to Kubernetes API connections",
+            "test.yml:7:22: tls_config.min_version is not applied to Kubernetes API connections",
+        ]
+    );
+    assert!(load_ok(&k8s("role: pod\napi_server: http://a:1")).warnings.is_empty());
+}
