@@ -18,6 +18,7 @@
 //! (+ nodes); endpointslice: endpointslices, services, pods (+ nodes);
 //! ingress: ingresses.
 
+mod cache;
 pub mod client;
 pub mod hub;
 pub mod targets;
@@ -45,6 +46,11 @@ use targets_endpoints::Joins;
 
 /// How long to wait before building a client again after it failed.
 const CLIENT_RETRY: Duration = Duration::from_secs(10);
+
+/// How long a provider gathers watch events before rebuilding its groups
+/// (the discovery manager then gathers for its own `COALESCE`): an event
+/// reaches the scrape stage in about a quarter of a second.
+const COALESCE: Duration = Duration::from_millis(50);
 
 /// The runtime form of one `kubernetes_sd_configs` entry (validated).
 #[derive(Debug, Clone, PartialEq)]
@@ -121,8 +127,9 @@ impl Provider for KubernetesProvider {
             _ = watches.ready() => {}
         }
         let mut changes = watches.changes();
+        let mut cache = cache::GroupCache::default();
         loop {
-            let groups = watches.groups(&self.config);
+            let groups = watches.groups(&self.config, &mut cache);
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 sent = tx.send(groups) => if sent.is_err() { return },
@@ -130,6 +137,11 @@ impl Provider for KubernetesProvider {
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = any_changed(&mut changes) => {}
+            }
+            // Gather a burst of events into one rebuild.
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(COALESCE) => {}
             }
         }
     }
@@ -282,7 +294,7 @@ impl Watches {
     }
 
     /// The provider's full list of groups from the stores' current state.
-    fn groups(&self, c: &KubernetesSdConfig) -> Vec<TargetGroup> {
+    fn groups(&self, c: &KubernetesSdConfig, cache: &mut cache::GroupCache) -> Vec<TargetGroup> {
         fn state<K: Object>(ws: &[Arc<SharedWatch<K>>]) -> Vec<Arc<K>> {
             ws.iter().flat_map(|w| w.store.state()).collect()
         }
@@ -292,16 +304,35 @@ impl Watches {
         };
         let attach = (c.attach_node && c.role != Role::Node).then(node_index);
         let mut groups: Vec<TargetGroup> = match c.role {
-            Role::Node => nodes.iter().filter_map(|n| targets::node_group(n)).collect(),
-            Role::Pod => {
-                state(&self.pods).iter().map(|p| targets::pod_group(p, attach.as_ref())).collect()
-            }
-            Role::Service => {
-                state(&self.services).iter().map(|s| targets::service_group(s)).collect()
-            }
-            Role::Ingress => {
-                state(&self.ingresses).iter().map(|i| targets::ingress_group(i)).collect()
-            }
+            Role::Node => (nodes.iter())
+                .filter_map(|n| {
+                    let v = cache::version(&n.metadata, &[]);
+                    cache.group(&n.metadata, v, || targets::node_group(n))
+                })
+                .collect(),
+            Role::Pod => (state(&self.pods).iter())
+                .filter_map(|p| {
+                    let node = attach.as_ref().map(|nodes| {
+                        let name = p.spec.as_ref().and_then(|s| s.node_name.as_deref());
+                        let node = name.and_then(|n| nodes.get(n));
+                        node.and_then(|n| n.metadata.resource_version.as_deref())
+                    });
+                    let v = cache::version(&p.metadata, &[node.flatten()]);
+                    cache.group(&p.metadata, v, || Some(targets::pod_group(p, attach.as_ref())))
+                })
+                .collect(),
+            Role::Service => (state(&self.services).iter())
+                .filter_map(|s| {
+                    let v = cache::version(&s.metadata, &[]);
+                    cache.group(&s.metadata, v, || Some(targets::service_group(s)))
+                })
+                .collect(),
+            Role::Ingress => (state(&self.ingresses).iter())
+                .filter_map(|i| {
+                    let v = cache::version(&i.metadata, &[]);
+                    cache.group(&i.metadata, v, || Some(targets::ingress_group(i)))
+                })
+                .collect(),
             Role::Endpoints | Role::EndpointSlice => {
                 let pods = state(&self.pods);
                 let services = state(&self.services);
@@ -316,6 +347,7 @@ impl Watches {
                 }
             }
         };
+        cache.finish();
         groups.sort_by(|a, b| a.source.cmp(&b.source));
         groups
     }
