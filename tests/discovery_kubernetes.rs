@@ -23,7 +23,8 @@ use tern::discovery::{DiscoveredTargets, DiscoveryMetrics, Manager, ProviderConf
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-const WAIT: Duration = Duration::from_secs(5);
+/// Long enough for three backoffs with full jitter (at most 11.2 s).
+const WAIT: Duration = Duration::from_secs(20);
 /// The brief's bound from a watch event to the discovery output.
 const WITHIN: Duration = Duration::from_secs(1);
 
@@ -582,17 +583,21 @@ async fn credentials_from_the_sd_config_and_from_a_kubeconfig_reach_the_api_serv
 async fn failing_api_requests_are_retried_with_backoff() {
     let api = K8sStandin::start();
     api.apply("pods", pod("default", "a", "n", "10.0.0.1", Some(80))).await;
-    api.fail_next(2).await;
+    api.fail_next(3).await;
     let started = Instant::now();
     let mut d = Discovery::start(sd_configs(&[("pods", entry(&api, "pod", ""))], &[])).await;
-    d.wait("pod a after two failed lists", |s| addresses(s, "pods") == ["10.0.0.1:80"]).await;
+    d.wait("pod a after three failed lists", |s| addresses(s, "pods") == ["10.0.0.1:80"]).await;
     let took = started.elapsed();
     let stats = api.stats().await;
-    assert_eq!(stats.failed, 2);
+    assert_eq!(stats.failed, 3);
     assert_eq!(stats.lists.len(), 1, "one list succeeded");
-    assert_eq!(d.metrics.kube().watch_failures("pods"), 2);
-    // kube-runtime's default backoff waits 0.8 s, then 1.6 s, plus jitter
-    // (which only adds).
-    assert!(took >= Duration::from_millis(2400), "retried after {took:?}: no backoff");
+    assert_eq!(d.metrics.kube().watch_failures("pods"), 3);
+    // kube-runtime's default backoff waits 0.8 s, 1.6 s, then 3.2 s, plus
+    // jitter (which only adds); without growth it would be 2.4 s to 4.8 s.
+    eprintln!("three failed lists, then targets after {took:?}");
+    assert!(
+        took >= Duration::from_millis(5600),
+        "retried after {took:?}: the backoff does not grow"
+    );
     d.manager.shutdown().await;
 }

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex, Weak};
 
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
@@ -292,7 +292,14 @@ async fn feed<K: Object>(
     let event =
         |event: &str| EventLabels { resource: resource.to_owned(), event: event.to_owned() };
     let (applied, deleted) = (event("apply"), event("delete"));
-    let stream = reflector::reflector(writer, watcher::watcher(api, config).default_backoff());
+    // The backoff sits after the store, past a filter that drops `Init` and
+    // `InitApply`: kube's backoff resets on any event, and the watcher
+    // emits `Init` before every list attempt, so failing lists would be
+    // retried every second for ever instead of backing off to 30 s.
+    let events = reflector::reflector(writer, watcher::watcher(api, config));
+    let progress =
+        |e: &Event<K>| std::future::ready(!matches!(e, Event::Init | Event::InitApply(_)));
+    let stream = events.try_filter(progress).default_backoff();
     let mut stream = std::pin::pin!(stream);
     while let Some(event) = stream.next().await {
         match event {
