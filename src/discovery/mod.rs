@@ -13,6 +13,9 @@
 //! - [`StaticProvider`] (`static_configs`): one group per entry, source `"0"`, `"1"`, ...
 //! - [`FileProvider`] (`file_sd_configs`): one group per entry of each matched
 //!   JSON/YAML file, source `"{path}:{index}"`, label `__meta_filepath`.
+//! - [`kubernetes::KubernetesProvider`] (`kubernetes_sd_configs`): one group
+//!   per Kubernetes object, sourced and labelled as Prometheus does (see
+//!   [`kubernetes`]); watches are shared by all jobs through a [`KubeHub`].
 //!
 //! # Provider contract
 //!
