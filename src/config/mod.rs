@@ -5,8 +5,7 @@
 //! `tracing`, `otlp`, `runtime`) are accepted and reported as warnings; any
 //! other unknown key is an error naming its path and position. Service
 //! discovery other than `static_configs`, `file_sd_configs` and
-//! `kubernetes_sd_configs` (kept as raw YAML for now) is refused as "not
-//! supported by tern".
+//! `kubernetes_sd_configs` is refused as "not supported by tern".
 //!
 //! Invariants of a loaded [`Config`]: every value a job inherits from
 //! `global` is filled in; `bearer_token*` are folded into `authorization`;
@@ -24,6 +23,7 @@ pub mod duration;
 mod global;
 mod host;
 mod http;
+pub mod kubernetes;
 mod locate;
 mod remote;
 mod scrape;
@@ -43,10 +43,9 @@ pub use host::{
 pub use http::{
     Authorization, BasicAuth, HttpClientConfig, HttpHeader, OAuth2, Secret, TlsConfig, TlsVersion,
 };
+pub use kubernetes::KubernetesSdConfig;
 pub use remote::{MetadataConfig, ProtobufMessage, QueueConfig, RemoteWriteConfig, SigV4Config};
-pub use scrape::{
-    FileSdConfig, OpaqueSdConfig, Scheme, ScrapeConfig, ScrapeProtocol, StaticConfig,
-};
+pub use scrape::{FileSdConfig, Scheme, ScrapeConfig, ScrapeProtocol, StaticConfig};
 pub use size::{parse_size, ByteSize, SizeError};
 pub use wal::{FsyncMode, WalConfig};
 
@@ -302,7 +301,7 @@ impl Loader {
             .map(|(i, config)| Job { source: 0, at: root.key("scrape_configs").index(i), config })
             .collect();
         let patterns = self.read_scrape_config_files(&raw.scrape_config_files, &mut jobs);
-        self.check_jobs(&mut jobs, &global);
+        self.check_jobs(&mut jobs, &global, env);
         let host_metrics = raw.host_metrics.and_then(|h| {
             let dir = self.dir(0);
             h.resolve(&global, env, &dir, &mut self.sources[0].problems)
@@ -397,11 +396,24 @@ impl Loader {
     }
 
     /// Per-job checks and defaults, then unique job names across all files.
-    fn check_jobs(&mut self, jobs: &mut [Job], global: &GlobalConfig) {
+    fn check_jobs(
+        &mut self,
+        jobs: &mut [Job],
+        global: &GlobalConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) {
         let mut first_seen: BTreeMap<&str, usize> = BTreeMap::new();
         for job in jobs.iter_mut() {
             let problems = &mut self.sources[job.source].problems;
             validate::scrape_config(&mut job.config, global, &job.at, problems);
+            let at = job.at.key("kubernetes_sd_configs");
+            let sd = &mut job.config.kubernetes_sd_configs;
+            let warnings = kubernetes::validate(sd, env, &at, problems);
+            if job.source == 0 {
+                for (at, message) in warnings {
+                    self.warn(at, message);
+                }
+            }
         }
         for job in jobs.iter() {
             let name = job.config.job_name.as_str();

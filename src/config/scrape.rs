@@ -9,6 +9,7 @@
 use super::de::{label_map, null_as_empty, parse_str, unique_map};
 use super::duration;
 use super::http::{default_true, inline_http_client};
+use super::kubernetes::KubernetesSdConfig;
 use super::size::ByteSize;
 use crate::relabel::RelabelConfig;
 use serde::de::{self, SeqAccess, Visitor};
@@ -101,10 +102,9 @@ inline_http_client! {
         /// Targets read from JSON or YAML files.
         #[serde(default, deserialize_with = "null_as_empty")]
         pub file_sd_configs: Vec<FileSdConfig>,
-        /// Kubernetes service discovery. Placeholder: kept as raw YAML, unchecked,
-        /// until the Kubernetes discovery issue models it.
+        /// Targets discovered from the Kubernetes API.
         #[serde(default, deserialize_with = "null_as_empty")]
-        pub kubernetes_sd_configs: Vec<OpaqueSdConfig>,
+        pub kubernetes_sd_configs: Vec<KubernetesSdConfig>,
         /// Rules applied to each target's labels before scraping.
         #[serde(default, deserialize_with = "null_as_empty")]
         pub relabel_configs: Vec<RelabelConfig>,
@@ -120,18 +120,6 @@ inline_http_client! {
         nerve_sd_configs, nomad_sd_configs, openstack_sd_configs, ovhcloud_sd_configs,
         puppetdb_sd_configs, scaleway_sd_configs, serverset_sd_configs,
         stackit_sd_configs, triton_sd_configs, uyuni_sd_configs, vultr_sd_configs,
-    }
-}
-
-/// A service-discovery block kept as raw YAML (see `kubernetes_sd_configs`).
-/// `Debug` does not print it, since it may hold credentials.
-#[derive(Clone, PartialEq, Deserialize)]
-#[serde(transparent)]
-pub struct OpaqueSdConfig(pub serde_yaml::Value);
-
-impl fmt::Debug for OpaqueSdConfig {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("OpaqueSdConfig(..)")
     }
 }
 
@@ -320,6 +308,9 @@ impl ScrapeConfig {
             for file in &mut sd.files {
                 *file = super::join_dir_str(dir, file);
             }
+        }
+        for sd in &mut self.kubernetes_sd_configs {
+            sd.join_dir(dir);
         }
     }
 }

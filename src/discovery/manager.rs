@@ -28,8 +28,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{
-    AnyProvider, DiscoveryMetrics, FileSdError, FileSdStatus, JobLabel, Provider, ProviderConfig,
-    TargetGroup,
+    AnyProvider, DiscoveryMetrics, FileSdError, FileSdStatus, JobLabel, KubeHub, Provider,
+    ProviderConfig, TargetGroup,
 };
 
 /// Job name -> its groups. See the module docs.
@@ -44,6 +44,8 @@ pub const COALESCE: Duration = Duration::from_millis(100);
 pub struct Manager {
     shared: Arc<Shared>,
     metrics: DiscoveryMetrics,
+    /// Kubernetes watches shared by all jobs.
+    kube: KubeHub,
     root: CancellationToken,
     jobs: HashMap<String, RunningJob>,
     next_generation: u64,
@@ -127,9 +129,11 @@ impl Manager {
         let root = CancellationToken::new();
         let publisher =
             tokio::spawn(publish_loop(shared.clone(), tx, metrics.clone(), root.clone()));
+        let kube = KubeHub::new(metrics.kube.clone());
         let manager = Manager {
             shared,
             metrics,
+            kube,
             root,
             jobs: HashMap::new(),
             next_generation: 0,
@@ -189,6 +193,11 @@ impl Manager {
         out
     }
 
+    /// The Kubernetes watches shared by this manager's jobs.
+    pub fn kube(&self) -> &KubeHub {
+        &self.kube
+    }
+
     /// The last error of `path` in `job`'s file_sd providers, if its last read failed.
     pub fn file_sd_error(&self, job: &str, path: &Path) -> Option<FileSdError> {
         self.jobs.get(job)?.file_status.iter().find_map(|s| s.error(path))
@@ -233,7 +242,7 @@ impl Manager {
         let mut file_status = Vec::new();
         let name: Arc<str> = Arc::from(job.as_str());
         for (index, config) in configs.iter().enumerate() {
-            let provider = AnyProvider::new(config.clone(), &self.metrics);
+            let provider = AnyProvider::new(config.clone(), &self.metrics, &self.kube);
             if let AnyProvider::File(p) = &provider {
                 file_status.push(p.status());
             }

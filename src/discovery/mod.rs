@@ -13,6 +13,9 @@
 //! - [`StaticProvider`] (`static_configs`): one group per entry, source `"0"`, `"1"`, ...
 //! - [`FileProvider`] (`file_sd_configs`): one group per entry of each matched
 //!   JSON/YAML file, source `"{path}:{index}"`, label `__meta_filepath`.
+//! - [`kubernetes::KubernetesProvider`] (`kubernetes_sd_configs`): one group
+//!   per Kubernetes object, sourced and labelled as Prometheus does (see
+//!   [`kubernetes`]); watches are shared by all jobs through a [`KubeHub`].
 //!
 //! # Provider contract
 //!
@@ -32,6 +35,7 @@
 //! calls of `file_sd` run on tokio's blocking pool.
 
 mod file;
+pub mod kubernetes;
 mod manager;
 mod static_config;
 
@@ -51,6 +55,7 @@ pub use file::{
     parse_target_groups, validate_pattern, FileProvider, FileSdConfig, FileSdError, FileSdStatus,
     DEFAULT_POLL_INTERVAL, DEFAULT_REFRESH_INTERVAL, FILEPATH_LABEL,
 };
+pub use kubernetes::KubeHub;
 pub use manager::{DiscoveredTargets, Manager, COALESCE};
 pub use static_config::{static_groups, StaticConfig, StaticProvider};
 
@@ -88,11 +93,12 @@ impl TargetGroup {
 
 /// The provider configurations of one job, as the app maps them from
 /// prometheus.yml. All `static_configs` of a job form one provider; each
-/// `file_sd_configs` entry is its own provider.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `file_sd_configs` and `kubernetes_sd_configs` entry is its own provider.
+#[derive(Debug, Clone, PartialEq)]
 pub enum ProviderConfig {
     Static(Vec<StaticConfig>),
     File(FileSdConfig),
+    Kubernetes(kubernetes::KubernetesSdConfig),
 }
 
 /// A source of target groups. See the module docs for the full contract.
@@ -113,15 +119,20 @@ pub trait Provider: Send + 'static {
 pub enum AnyProvider {
     Static(StaticProvider),
     File(FileProvider),
+    Kubernetes(kubernetes::KubernetesProvider),
 }
 
 impl AnyProvider {
     /// Builds the provider; file_sd patterns that are invalid are reported by
     /// the provider's status, not here (see [`FileProvider::new`]).
-    pub fn new(config: ProviderConfig, metrics: &DiscoveryMetrics) -> Self {
+    /// Kubernetes providers share their watches through `kube`.
+    pub fn new(config: ProviderConfig, metrics: &DiscoveryMetrics, kube: &KubeHub) -> Self {
         match config {
             ProviderConfig::Static(c) => AnyProvider::Static(StaticProvider::new(&c)),
             ProviderConfig::File(c) => AnyProvider::File(FileProvider::new(c, metrics.clone())),
+            ProviderConfig::Kubernetes(c) => {
+                AnyProvider::Kubernetes(kubernetes::KubernetesProvider::new(c, kube.clone()))
+            }
         }
     }
 }
@@ -131,6 +142,7 @@ impl Provider for AnyProvider {
         match self {
             AnyProvider::Static(p) => p.run(tx, cancel).await,
             AnyProvider::File(p) => p.run(tx, cancel).await,
+            AnyProvider::Kubernetes(p) => p.run(tx, cancel).await,
         }
     }
 }
@@ -154,6 +166,7 @@ pub struct DiscoveryMetrics {
     file_files: Gauge,
     targets: Family<JobLabel, Gauge>,
     updates: Family<JobLabel, Counter>,
+    kube: kubernetes::KubeMetrics,
 }
 
 impl DiscoveryMetrics {
@@ -180,6 +193,7 @@ impl DiscoveryMetrics {
             "Target group lists received from the providers, per job",
             m.updates.clone(),
         );
+        m.kube.register(registry);
         m
     }
 
@@ -196,6 +210,11 @@ impl DiscoveryMetrics {
     /// `tern_discovery_targets{job}`, if the job is published.
     pub fn targets(&self, job: &str) -> Option<i64> {
         self.targets.get(&JobLabel::new(job)).map(|g| g.get())
+    }
+
+    /// Kubernetes discovery's metrics.
+    pub fn kube(&self) -> &kubernetes::KubeMetrics {
+        &self.kube
     }
 
     /// `tern_discovery_updates_total{job}`, if the job has received any.

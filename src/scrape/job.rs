@@ -145,7 +145,7 @@ impl ScrapeJob {
     }
 
     /// The discovery providers of this job: all `static_configs` as one, each
-    /// `file_sd_configs` entry as its own.
+    /// `file_sd_configs` and `kubernetes_sd_configs` entry as its own.
     pub fn providers(&self) -> Vec<ProviderConfig> {
         let mut out = Vec::new();
         if !self.config.static_configs.is_empty() {
@@ -166,6 +166,10 @@ impl ScrapeJob {
             let mut c = discovery::FileSdConfig::new(f.files.iter().cloned());
             c.refresh_interval = f.refresh_interval;
             out.push(ProviderConfig::File(c));
+        }
+        for k in &self.config.kubernetes_sd_configs {
+            let c = discovery::kubernetes::KubernetesSdConfig::from_config(k);
+            out.push(ProviderConfig::Kubernetes(c));
         }
         out
     }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 pub mod agent;
 pub mod durability;
+pub mod k8s_standin;
 pub mod prom_receiver;
 pub mod prometheus;
 pub mod receiver;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 mod clients;
 mod jobs;
+mod kubernetes;
 
 const FILE: &str = "test.yml";
 
