@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::config::ScrapeConfig;
 use crate::discovery::{self, ProviderConfig};
-use crate::http_client::build_client;
+use crate::http_client::build_client_with;
 use crate::labels::Labels;
 use crate::relabel::{RelabelConfig, Rule};
 
@@ -46,6 +46,8 @@ pub struct ScrapeJob {
     pub target_limit: usize,
     pub keep_dropped_targets: usize,
     pub fetcher: Arc<Fetcher>,
+    /// Body buffers shared by the job's loops.
+    pub buffers: super::worker::BufferPool,
 }
 
 impl ScrapeJob {
@@ -59,7 +61,11 @@ impl ScrapeJob {
                 JobError::MetricRelabel { job: job.clone(), index, message }
             })?;
         let http = |message: String| JobError::Http { job: job.clone(), message };
-        let client = build_client(&config.http_client, true).map_err(http)?;
+        // Plain-HTTP targets are reconnected at each scrape (a handshake per
+        // interval) rather than holding an idle connection and its
+        // body-sized read buffer per target between scrapes.
+        let keep_idle = config.scheme != crate::config::Scheme::Http;
+        let client = build_client_with(&config.http_client, true, keep_idle).map_err(http)?;
         let auth = Auth::from_config(&config.http_client).map_err(http)?;
         let limits = Limits {
             sample_limit: config.sample_limit as usize,
@@ -93,6 +99,7 @@ impl ScrapeJob {
             target_limit: config.target_limit as usize,
             keep_dropped_targets: config.keep_dropped_targets as usize,
             fetcher: Arc::new(fetcher),
+            buffers: super::worker::BufferPool::default(),
         })
     }
 

@@ -54,8 +54,8 @@ impl SeriesLabels {
     fn compute(&self, labels: &Labels) -> Option<Labels> {
         let mut b = labels.builder();
         for l in &self.external {
-            if !b.has(&l.name) {
-                b.set(l.name.as_str(), l.value.as_str());
+            if !b.has(l.name) {
+                b.set(l.name, l.value);
             }
         }
         if !relabel::process(&self.rules, &mut b) {
