@@ -172,6 +172,7 @@ pub struct LabelsIter<'a> {
 }
 
 impl<'a> LabelsIter<'a> {
+    #[inline]
     fn take_str(&mut self) -> &'a str {
         let mut len = 0usize;
         let mut shift = 0;
@@ -187,13 +188,19 @@ impl<'a> LabelsIter<'a> {
         }
         let (s, rest) = self.rest[i..].split_at(len);
         self.rest = rest;
-        // Only ever written from `&str` by `put_str`.
-        std::str::from_utf8(s).expect("BUG: label buffer holds UTF-8")
+        // SAFETY: a `Labels` buffer is private and only ever written by
+        // `put_str`, which copies whole `&str`s between varint lengths; the
+        // lengths read back are those written, so `s` is one of those
+        // strings. (Checking again costs ~7 % of the agent's CPU: every
+        // label of every series of every request is read.)
+        debug_assert!(std::str::from_utf8(s).is_ok());
+        unsafe { std::str::from_utf8_unchecked(s) }
     }
 }
 
 impl<'a> Iterator for LabelsIter<'a> {
     type Item = LabelRef<'a>;
+    #[inline]
     fn next(&mut self) -> Option<LabelRef<'a>> {
         if self.rest.is_empty() {
             return None;
