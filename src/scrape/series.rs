@@ -24,7 +24,8 @@
 //!   `up` is 0, exactly as Prometheus appends an empty scrape.
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
-use hashbrown::hash_map::EntryRef;
+use hashbrown::hash_table;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use crate::exposition::{Entry, Format, Parser, STALE_NAN_BITS};
@@ -124,7 +125,7 @@ struct PrevSeries {
 #[derive(Debug)]
 pub struct SeriesState {
     settings: SeriesSettings,
-    cache: hashbrown::HashMap<Box<str>, CacheEntry, foldhash::fast::RandomState>,
+    cache: SeriesCache,
     /// Scrapes so far (u32: 136 years of 1 s scrapes).
     iteration: u32,
     /// The iteration of the last successful append, if its series are live
@@ -154,7 +155,7 @@ impl SeriesState {
         });
         SeriesState {
             settings,
-            cache: hashbrown::HashMap::default(),
+            cache: SeriesCache::default(),
             iteration: 0,
             last_ok: 0,
             inherited: HashMap::new(),
@@ -268,27 +269,24 @@ impl SeriesState {
             let Entry::Sample(sample) = entry.map_err(AppendError::Parse)? else { continue };
             stats.scraped += 1;
             let iteration = self.iteration;
-            let (entry, hit) = match self.cache.entry_ref(sample.series) {
-                EntryRef::Occupied(o) => (o.into_mut(), true),
-                EntryRef::Vacant(v) => {
-                    let series = Self::label_sample(&self.settings, &sample)?.map(|l| {
-                        let hash = l.stable_hash();
-                        let labels = match &self.settings.interner {
-                            Some(i) => i.intern(l, hash),
-                            None => Arc::new(l),
-                        };
-                        (labels, hash)
-                    });
-                    let entry = CacheEntry {
-                        series,
-                        last_seen: iteration,
-                        stored: 0,
-                        stored_before: 0,
-                        explicit_timestamp: false,
+            let settings = &self.settings;
+            let (entry, hit) = self.cache.get_or_insert(sample.series, || {
+                let series = Self::label_sample(settings, &sample)?.map(|l| {
+                    let hash = l.stable_hash();
+                    let labels = match &settings.interner {
+                        Some(i) => i.intern(l, hash),
+                        None => Arc::new(l),
                     };
-                    (v.insert(entry), false)
-                }
-            };
+                    (labels, hash)
+                });
+                Ok(CacheEntry {
+                    series,
+                    last_seen: iteration,
+                    stored: 0,
+                    stored_before: 0,
+                    explicit_timestamp: false,
+                })
+            })?;
             entry.last_seen = iteration;
             let Some((labels, hash)) = &entry.series else { continue };
             let hash = *hash;
@@ -462,7 +460,76 @@ impl SeriesState {
     /// Drops cache entries not seen in this scrape or the one before.
     fn evict(&mut self) {
         let keep_from = self.iteration.saturating_sub(1);
-        self.cache.retain(|_, e| e.last_seen >= keep_from);
+        self.cache.retain_seen_since(keep_from);
+    }
+}
+
+/// The series cache: entries in one dense vector, found through a hash
+/// table of their indexes. A hash table keeps up to half of its slots empty;
+/// empty 4-byte index slots cost far less than empty 48-byte entries.
+#[derive(Debug, Default)]
+struct SeriesCache {
+    index: hashbrown::HashTable<u32>,
+    /// Raw series text and its entry.
+    entries: Vec<(Box<str>, CacheEntry)>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl SeriesCache {
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn values(&self) -> impl Iterator<Item = &CacheEntry> {
+        self.entries.iter().map(|(_, e)| e)
+    }
+
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut CacheEntry> {
+        self.entries.iter_mut().map(|(_, e)| e)
+    }
+
+    /// The entry of `key` and whether it was cached; `make` builds a missing
+    /// one (its error is returned and nothing is cached).
+    fn get_or_insert<E>(
+        &mut self,
+        key: &str,
+        make: impl FnOnce() -> Result<CacheEntry, E>,
+    ) -> Result<(&mut CacheEntry, bool), E> {
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        let found = self.index.entry(
+            hasher.hash_one(key),
+            |&i| &*entries[i as usize].0 == key,
+            |&i| hasher.hash_one(&*entries[i as usize].0),
+        );
+        match found {
+            hash_table::Entry::Occupied(o) => Ok((&mut self.entries[*o.get() as usize].1, true)),
+            hash_table::Entry::Vacant(v) => {
+                let entry = make()?;
+                let i = self.entries.len();
+                v.insert(u32::try_from(i).expect("BUG: over 4 billion series in one target"));
+                self.entries.push((key.into(), entry));
+                Ok((&mut self.entries[i].1, false))
+            }
+        }
+    }
+
+    /// Keeps the entries seen since iteration `keep_from` (re-indexing only
+    /// when one goes).
+    fn retain_seen_since(&mut self, keep_from: u32) {
+        if self.entries.iter().all(|(_, e)| e.last_seen >= keep_from) {
+            return;
+        }
+        self.entries.retain(|(_, e)| e.last_seen >= keep_from);
+        if self.entries.len() < self.entries.capacity() / 4 {
+            self.entries.shrink_to(self.entries.len() * 2);
+        }
+        self.index.clear();
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        for (i, (key, _)) in entries.iter().enumerate() {
+            self.index.insert_unique(hasher.hash_one(&**key), i as u32, |&j| {
+                hasher.hash_one(&*entries[j as usize].0)
+            });
+        }
     }
 }
 
