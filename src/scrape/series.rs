@@ -465,14 +465,29 @@ impl SeriesState {
 }
 
 /// The series cache: entries in one dense vector, found through a hash
-/// table of their indexes. A hash table keeps up to half of its slots empty;
-/// empty 4-byte index slots cost far less than empty 48-byte entries.
+/// table of their indexes (empty hash-table slots cost 4 bytes, not a whole
+/// entry), and the raw series text of all entries in one buffer (no
+/// allocation and no pointer per key). Evicting rebuilds the index and
+/// compacts the text buffer.
 #[derive(Debug, Default)]
 struct SeriesCache {
     index: hashbrown::HashTable<u32>,
-    /// Raw series text and its entry.
-    entries: Vec<(Box<str>, CacheEntry)>,
+    /// Where each entry's raw series text is in `text`, and the entry.
+    entries: Vec<(KeySpan, CacheEntry)>,
+    text: String,
     hasher: foldhash::fast::RandomState,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct KeySpan {
+    start: u32,
+    len: u32,
+}
+
+impl KeySpan {
+    fn of(self, text: &str) -> &str {
+        &text[self.start as usize..][..self.len as usize]
+    }
 }
 
 impl SeriesCache {
@@ -495,40 +510,64 @@ impl SeriesCache {
         key: &str,
         make: impl FnOnce() -> Result<CacheEntry, E>,
     ) -> Result<(&mut CacheEntry, bool), E> {
-        let (entries, hasher) = (&self.entries, &self.hasher);
+        let (entries, text, hasher) = (&self.entries, &self.text, &self.hasher);
         let found = self.index.entry(
             hasher.hash_one(key),
-            |&i| &*entries[i as usize].0 == key,
-            |&i| hasher.hash_one(&*entries[i as usize].0),
+            |&i| entries[i as usize].0.of(text) == key,
+            |&i| hasher.hash_one(entries[i as usize].0.of(text)),
         );
         match found {
             hash_table::Entry::Occupied(o) => Ok((&mut self.entries[*o.get() as usize].1, true)),
             hash_table::Entry::Vacant(v) => {
                 let entry = make()?;
                 let i = self.entries.len();
+                let span = KeySpan {
+                    start: u32::try_from(self.text.len()).expect("BUG: series text over 4 GiB"),
+                    len: u32::try_from(key.len()).expect("BUG: series text over 4 GiB"),
+                };
                 v.insert(u32::try_from(i).expect("BUG: over 4 billion series in one target"));
-                self.entries.push((key.into(), entry));
+                self.text.push_str(key);
+                self.entries.push((span, entry));
                 Ok((&mut self.entries[i].1, false))
             }
         }
     }
 
-    /// Keeps the entries seen since iteration `keep_from` (re-indexing only
-    /// when one goes).
+    /// Keeps the entries seen since iteration `keep_from` (re-indexing and
+    /// compacting only when one goes).
     fn retain_seen_since(&mut self, keep_from: u32) {
         if self.entries.iter().all(|(_, e)| e.last_seen >= keep_from) {
+            self.trim();
             return;
         }
         self.entries.retain(|(_, e)| e.last_seen >= keep_from);
-        if self.entries.len() < self.entries.capacity() / 4 {
-            self.entries.shrink_to(self.entries.len() * 2);
+        let live: usize = self.entries.iter().map(|(k, _)| k.len as usize).sum();
+        let mut text = String::with_capacity(live);
+        for (span, _) in &mut self.entries {
+            let start = text.len() as u32;
+            text.push_str(span.of(&self.text));
+            span.start = start;
         }
+        self.text = text;
         self.index.clear();
-        let (entries, hasher) = (&self.entries, &self.hasher);
-        for (i, (key, _)) in entries.iter().enumerate() {
-            self.index.insert_unique(hasher.hash_one(&**key), i as u32, |&j| {
-                hasher.hash_one(&*entries[j as usize].0)
+        let (entries, text, hasher) = (&self.entries, &self.text, &self.hasher);
+        for (i, (span, _)) in entries.iter().enumerate() {
+            self.index.insert_unique(hasher.hash_one(span.of(text)), i as u32, |&j| {
+                hasher.hash_one(entries[j as usize].0.of(text))
             });
+        }
+        self.trim();
+    }
+
+    /// Gives back what growing by doubling left unused (a target's series
+    /// are mostly the same scrape after scrape: the first scrape's doubling
+    /// would otherwise waste up to half of the cache for good).
+    fn trim(&mut self) {
+        if self.text.capacity() > self.text.len() + self.text.len() / 4 {
+            self.text.shrink_to_fit();
+        }
+        if self.entries.capacity() > self.entries.len() + self.entries.len() / 4 {
+            self.entries.shrink_to_fit();
         }
     }
 }
