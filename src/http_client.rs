@@ -23,12 +23,26 @@ pub const USER_AGENT_VALUE: &str = concat!("tern/", env!("CARGO_PKG_VERSION"));
 
 /// A client for `c`: TLS, proxy, redirects, HTTP/2, and gzip when `gzip`.
 pub fn build_client(c: &HttpClientConfig, gzip: bool) -> Result<reqwest::Client, String> {
+    build_client_with(c, gzip, true)
+}
+
+/// [`build_client`], keeping idle connections for reuse only when
+/// `keep_idle`. An idle HTTP/1 connection keeps its read buffer, which grows
+/// to about the size of the responses it read (hundreds of KiB for a large
+/// `/metrics`), for as long as it is idle; without TLS a new connection per
+/// request costs only a TCP handshake.
+pub fn build_client_with(
+    c: &HttpClientConfig,
+    gzip: bool,
+    keep_idle: bool,
+) -> Result<reqwest::Client, String> {
     if c.oauth2.is_some() {
         return Err("oauth2 is not supported by tern".into());
     }
     let mut b = reqwest::Client::builder()
         .gzip(gzip)
         .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(if keep_idle { usize::MAX } else { 0 })
         .tcp_nodelay(true)
         .redirect(if c.follow_redirects {
             reqwest::redirect::Policy::limited(10)

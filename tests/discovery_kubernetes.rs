@@ -104,8 +104,8 @@ fn targets(state: &DiscoveredTargets, job: &str) -> Vec<BTreeMap<String, String>
     for g in state.get(job).map(Vec::as_slice).unwrap_or_default() {
         for t in &g.targets {
             let mut all: BTreeMap<String, String> =
-                g.labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect();
-            all.extend(t.iter().map(|l| (l.name.clone(), l.value.clone())));
+                g.labels.iter().map(|l| (l.name.to_owned(), l.value.to_owned())).collect();
+            all.extend(t.iter().map(|l| (l.name.to_owned(), l.value.to_owned())));
             out.push(all);
         }
     }

@@ -213,7 +213,7 @@ fn active(p: Populated) -> Target {
 }
 
 fn public(t: &Target) -> Vec<(String, String)> {
-    t.labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect()
+    t.labels.iter().map(|l| (l.name.to_owned(), l.value.to_owned())).collect()
 }
 
 #[test]

@@ -147,7 +147,7 @@ fn series_of_batch(batch: &Batch) -> Flat {
         .iter()
         .map(|(l, s)| {
             (
-                l.iter().map(|l| (l.name.clone(), l.value.clone())).collect(),
+                l.iter().map(|l| (l.name.to_owned(), l.value.to_owned())).collect(),
                 s.iter().map(|s| (s.timestamp_ms, s.value.to_bits())).collect(),
             )
         })
@@ -400,7 +400,7 @@ async fn prometheus_2_42_stores_what_tern_sends() {
     assert_eq!(action(&outcome, true), RetryAction::Done);
 
     let want_labels: support::prometheus::Series =
-        live.iter().map(|l| (l.name.clone(), l.value.clone())).collect();
+        live.iter().map(|l| (l.name.to_owned(), l.value.to_owned())).collect();
     let got = range(&prom, "tern_remote_test_seconds_total[5m]").await;
     let want_values: Vec<(f64, String)> = [(90, "1.5"), (60, "2.5"), (30, "4.25")]
         .iter()

@@ -60,7 +60,7 @@ scrape_configs:
 }
 
 fn to_series(labels: &tern::labels::Labels) -> Series {
-    labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect()
+    labels.iter().map(|l| (l.name.to_owned(), l.value.to_owned())).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

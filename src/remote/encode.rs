@@ -20,7 +20,7 @@
 //! message (a test checks it), except that `-0.0` is written where prost
 //! would drop it as a default value.
 
-use crate::labels::{Label, Labels};
+use crate::labels::{LabelRef, Labels};
 use crate::remote::prompb;
 use prost::encoding::{encode_varint, encoded_len_varint};
 use prost::Message;
@@ -168,8 +168,8 @@ where
         for label in merged(labels, external) {
             buf.push(TIME_SERIES_LABELS);
             encode_varint(label_len(label) as u64, buf);
-            write_string(buf, LABEL_NAME, &label.name);
-            write_string(buf, LABEL_VALUE, &label.value);
+            write_string(buf, LABEL_NAME, label.name);
+            write_string(buf, LABEL_VALUE, label.value);
         }
         for sample in samples {
             buf.push(TIME_SERIES_SAMPLES);
@@ -181,11 +181,11 @@ where
 
 /// The labels of `own` and those of `external` whose names `own` lacks, in
 /// name order (both are sorted).
-fn merged<'a>(own: &'a Labels, external: &'a Labels) -> impl Iterator<Item = &'a Label> {
+fn merged<'a>(own: &'a Labels, external: &'a Labels) -> impl Iterator<Item = LabelRef<'a>> {
     let mut a = own.iter().peekable();
     let mut b = external.iter().peekable();
     std::iter::from_fn(move || match (a.peek(), b.peek()) {
-        (Some(x), Some(y)) => match x.name.cmp(&y.name) {
+        (Some(x), Some(y)) => match x.name.cmp(y.name) {
             std::cmp::Ordering::Less => a.next(),
             std::cmp::Ordering::Greater => b.next(),
             std::cmp::Ordering::Equal => {
@@ -210,8 +210,8 @@ fn nested_len(len: usize) -> usize {
     1 + encoded_len_varint(len as u64) + len
 }
 
-fn label_len(label: &Label) -> usize {
-    string_len(&label.name) + string_len(&label.value)
+fn label_len(label: LabelRef<'_>) -> usize {
+    string_len(label.name) + string_len(label.value)
 }
 
 /// Proto3 leaves fields at their default value out: an empty string.
@@ -298,7 +298,10 @@ mod tests {
                 .map(|(labels, samples)| prompb::TimeSeries {
                     labels: labels
                         .iter()
-                        .map(|l| prompb::Label { name: l.name.clone(), value: l.value.clone() })
+                        .map(|l| prompb::Label {
+                            name: l.name.to_owned(),
+                            value: l.value.to_owned(),
+                        })
                         .collect(),
                     samples: samples
                         .iter()
@@ -317,7 +320,7 @@ mod tests {
             .iter()
             .map(|ts| {
                 (
-                    ts.labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect(),
+                    ts.labels.iter().map(|l| (l.name.to_owned(), l.value.to_owned())).collect(),
                     ts.samples.iter().map(|s| (s.timestamp, s.value.to_bits())).collect(),
                 )
             })
@@ -329,7 +332,7 @@ mod tests {
             .iter()
             .map(|(l, s)| {
                 (
-                    l.iter().map(|l| (l.name.clone(), l.value.clone())).collect(),
+                    l.iter().map(|l| (l.name.to_owned(), l.value.to_owned())).collect(),
                     s.iter().map(|s| (s.timestamp_ms, s.value.to_bits())).collect(),
                 )
             })

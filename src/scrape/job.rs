@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::config::{HostMetricsConfig, ScrapeConfig};
 use crate::discovery::{self, ProviderConfig};
 use crate::hostmetrics::{HostCollector, Roots, Settings};
-use crate::http_client::build_client;
+use crate::http_client::build_client_with;
 use crate::labels::Labels;
 use crate::relabel::{RelabelConfig, Rule};
 
@@ -55,6 +55,8 @@ pub struct ScrapeJob {
     /// The host metrics settings, for the `host_metrics:` job (whose fetcher
     /// collects in-process and whose target URL is [`HOST_SCRAPE_URL`]).
     pub host: Option<Settings>,
+    /// Body buffers shared by the job's loops.
+    pub buffers: super::worker::BufferPool,
 }
 
 impl ScrapeJob {
@@ -68,7 +70,11 @@ impl ScrapeJob {
                 JobError::MetricRelabel { job: job.clone(), index, message }
             })?;
         let http = |message: String| JobError::Http { job: job.clone(), message };
-        let client = build_client(&config.http_client, true).map_err(http)?;
+        // Plain-HTTP targets are reconnected at each scrape (a handshake per
+        // interval) rather than holding an idle connection and its
+        // body-sized read buffer per target between scrapes.
+        let keep_idle = config.scheme != crate::config::Scheme::Http;
+        let client = build_client_with(&config.http_client, true, keep_idle).map_err(http)?;
         let auth = Auth::from_config(&config.http_client).map_err(http)?;
         let limits = Limits {
             sample_limit: config.sample_limit as usize,
@@ -104,6 +110,7 @@ impl ScrapeJob {
             keep_dropped_targets: config.keep_dropped_targets as usize,
             fetcher: Arc::new(fetcher),
             host: None,
+            buffers: super::worker::BufferPool::default(),
         })
     }
 

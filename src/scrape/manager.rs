@@ -321,6 +321,7 @@ fn start_loop(
         job: job.name.clone(),
         target: target.clone(),
         fetcher: job.fetcher.clone(),
+        buffers: job.buffers.clone(),
         sink: sink.clone(),
         status: status.clone(),
         metrics: metrics.clone(),

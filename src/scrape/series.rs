@@ -7,15 +7,25 @@
 //! - The cache maps the raw series text of an exposition line to its final
 //!   label set (or to "dropped by relabeling"); a hit skips label parsing,
 //!   relabeling, sorting and hashing. Entries unseen for two scrapes go.
-//! - `prev` holds the series of the last successful append, keyed by label
-//!   hash: a series in `prev` and not in the current scrape gets a stale
-//!   marker (unless it carried its own timestamps and
-//!   `track_timestamps_staleness` is off, as in Prometheus).
+//! - Staleness comes from the cache itself, not from per-scrape maps: each
+//!   entry records the scrape (iteration) in which its sample was last
+//!   stored. After a successful scrape, an entry stored in the last
+//!   successful scrape and not in this one gets a stale marker, unless a
+//!   sample with the same label set was stored in this scrape (two raw
+//!   series that label the same) or it carried its own timestamp and
+//!   `track_timestamps_staleness` is off (as in Prometheus). Entries of the
+//!   last successful scrape are always still cached at the next one (they
+//!   are evicted only after two scrapes unseen).
+//! - A loop restarted for the same target inherits the old loop's last
+//!   stored series as a plain list, used once by its first scrape (the new
+//!   loop's relabel settings may differ, so the old cache is not reused).
 //! - A failed scrape (fetch error, parse error, limit exceeded) stores no
 //!   scraped sample: every series of the last scrape gets a stale marker and
 //!   `up` is 0, exactly as Prometheus appends an empty scrape.
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use hashbrown::hash_table;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use crate::exposition::{Entry, Format, Parser, STALE_NAN_BITS};
@@ -96,7 +106,13 @@ pub struct AppendStats {
 struct CacheEntry {
     /// `None`: dropped by metric_relabel_configs.
     series: Option<(Arc<Labels>, u64)>,
-    last_seen: u64,
+    last_seen: u32,
+    /// The iteration whose append last stored this entry's sample (0: none).
+    stored: u32,
+    /// `stored` before this iteration changed it (restored on failure).
+    stored_before: u32,
+    /// The stored sample carried its own timestamp (honored).
+    explicit_timestamp: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -109,9 +125,14 @@ struct PrevSeries {
 #[derive(Debug)]
 pub struct SeriesState {
     settings: SeriesSettings,
-    cache: HashMap<Box<str>, CacheEntry>,
-    iteration: u64,
-    prev: HashMap<u64, PrevSeries>,
+    cache: SeriesCache,
+    /// Scrapes so far (u32: 136 years of 1 s scrapes).
+    iteration: u32,
+    /// The iteration of the last successful append, if its series are live
+    /// (0 after a failure or `end`: nothing to mark stale).
+    last_ok: u32,
+    /// Series stored by the previous loop of this target (see `inherit`).
+    inherited: HashMap<u64, PrevSeries>,
     auto: [(Arc<Labels>, u64); 5],
 }
 
@@ -132,13 +153,33 @@ impl SeriesState {
             let hash = labels.stable_hash();
             (Arc::new(labels), hash)
         });
-        SeriesState { settings, cache: HashMap::new(), iteration: 0, prev: HashMap::new(), auto }
+        SeriesState {
+            settings,
+            cache: SeriesCache::default(),
+            iteration: 0,
+            last_ok: 0,
+            inherited: HashMap::new(),
+            auto,
+        }
     }
 
     /// Takes over the previous loop's last series, so that a restarted loop of
     /// the same target keeps staleness exact (no markers for series that go on).
     pub fn inherit(&mut self, old: SeriesState) {
-        self.prev = old.prev;
+        self.inherited = old.live_series().collect();
+    }
+
+    /// The series stored by the last successful append (and those inherited,
+    /// until the first append), by label hash.
+    fn live_series(&self) -> impl Iterator<Item = (u64, PrevSeries)> + '_ {
+        let last_ok = self.last_ok;
+        let cached = self.cache.values().filter(move |e| last_ok != 0 && e.stored == last_ok);
+        let cached = cached.filter_map(|e| {
+            let (labels, hash) = e.series.as_ref()?;
+            let explicit_timestamp = e.explicit_timestamp;
+            Some((*hash, PrevSeries { labels: labels.clone(), explicit_timestamp }))
+        });
+        self.inherited.iter().map(|(h, p)| (*h, p.clone())).chain(cached)
     }
 
     /// Appends one scrape: the parsed body's samples, stale markers and the
@@ -162,17 +203,19 @@ impl SeriesState {
         let error = match result {
             Ok(current) => {
                 stats.stale_markers = self.mark_stale(Some(&current), scrape_ms, out);
-                self.prev = current;
+                self.last_ok = self.iteration;
                 None
             }
             Err(e) => {
                 // The counts stay what was seen (Prometheus reports them too).
                 out.truncate(start);
+                self.unstore();
                 stats.stale_markers = self.mark_stale(None, scrape_ms, out);
-                self.prev.clear();
+                self.last_ok = 0;
                 Some(e)
             }
         };
+        self.inherited = HashMap::new();
         self.evict();
         let up = if error.is_none() { 1.0 } else { 0.0 };
         let values = [
@@ -197,7 +240,8 @@ impl SeriesState {
     /// series: the target is gone.
     pub fn end(&mut self, at_ms: i64, out: &mut Vec<SeriesSample>) -> usize {
         let n = self.mark_stale(None, at_ms, out);
-        self.prev.clear();
+        self.last_ok = 0;
+        self.inherited = HashMap::new();
         for (labels, hash) in &self.auto {
             out.push(SeriesSample {
                 labels: labels.clone(),
@@ -216,34 +260,36 @@ impl SeriesState {
         scrape_ms: i64,
         out: &mut Vec<SeriesSample>,
         stats: &mut AppendStats,
-    ) -> Result<HashMap<u64, PrevSeries>, AppendError> {
-        let mut current: HashMap<u64, PrevSeries> = HashMap::with_capacity(self.prev.len());
-        let mut seen_this_scrape: HashSet<u64> = HashSet::new();
+    ) -> Result<HashSet<u64>, AppendError> {
+        // Label hashes stored in this scrape (duplicates and staleness).
+        let mut seen_this_scrape: HashSet<u64> = HashSet::with_capacity(self.cache.len());
         let limit = self.settings.limits.sample_limit;
         let mut over_limit = false;
         for entry in Parser::new(format, body) {
             let Entry::Sample(sample) = entry.map_err(AppendError::Parse)? else { continue };
             stats.scraped += 1;
-            let (series, hit) = match self.cache.get_mut(sample.series) {
-                Some(e) => {
-                    e.last_seen = self.iteration;
-                    (e.series.clone(), true)
-                }
-                None => {
-                    let series = self.label_sample(&sample)?.map(|l| {
-                        let hash = l.stable_hash();
-                        let labels = match &self.settings.interner {
-                            Some(i) => i.intern(l, hash),
-                            None => Arc::new(l),
-                        };
-                        (labels, hash)
-                    });
-                    let entry = CacheEntry { series: series.clone(), last_seen: self.iteration };
-                    self.cache.insert(sample.series.into(), entry);
-                    (series, false)
-                }
-            };
-            let Some((labels, hash)) = series else { continue };
+            let iteration = self.iteration;
+            let settings = &self.settings;
+            let (entry, hit) = self.cache.get_or_insert(sample.series, || {
+                let series = Self::label_sample(settings, &sample)?.map(|l| {
+                    let hash = l.stable_hash();
+                    let labels = match &settings.interner {
+                        Some(i) => i.intern(l, hash),
+                        None => Arc::new(l),
+                    };
+                    (labels, hash)
+                });
+                Ok(CacheEntry {
+                    series,
+                    last_seen: iteration,
+                    stored: 0,
+                    stored_before: 0,
+                    explicit_timestamp: false,
+                })
+            })?;
+            entry.last_seen = iteration;
+            let Some((labels, hash)) = &entry.series else { continue };
+            let hash = *hash;
             stats.post_relabel += 1;
             // Over the limit: keep counting to the end (the automatic series
             // report the whole body, as in Prometheus), store nothing.
@@ -260,7 +306,7 @@ impl SeriesState {
                 Some(t) if self.settings.honor_timestamps => t,
                 _ => scrape_ms,
             };
-            if !hit && !self.prev.contains_key(&hash) {
+            if !hit && !self.inherited.contains_key(&hash) {
                 stats.series_added += 1;
             }
             out.push(SeriesSample {
@@ -269,18 +315,20 @@ impl SeriesState {
                 timestamp_ms,
                 value: sample.value,
             });
-            current.insert(hash, PrevSeries { labels, explicit_timestamp: explicit });
+            entry.stored_before = entry.stored;
+            entry.stored = iteration;
+            entry.explicit_timestamp = explicit;
         }
         if over_limit {
             return Err(AppendError::SampleLimit(limit));
         }
-        Ok(current)
+        Ok(seen_this_scrape)
     }
 
     /// The final label set of a scraped sample, or `None` when relabeling
     /// dropped it (Prometheus `mutateSampleLabels` + `verifyLabelLimits`).
     fn label_sample(
-        &self,
+        settings: &SeriesSettings,
         sample: &crate::exposition::Sample<'_>,
     ) -> Result<Option<Labels>, AppendError> {
         let mut b = LabelsBuilder::default();
@@ -297,37 +345,37 @@ impl SeriesState {
             names.push(l.name.as_ref());
             b.set(l.name.as_ref(), l.value.as_ref());
         }
-        self.apply_target_labels(&mut b);
-        if !relabel::process(&self.settings.metric_relabel, &mut b) {
+        Self::apply_target_labels(settings, &mut b);
+        if !relabel::process(&settings.metric_relabel, &mut b) {
             return Ok(None);
         }
         let lset = b.build();
         if !valid_series(&lset) {
             return Err(AppendError::InvalidSeries(sample.series.to_owned()));
         }
-        self.check_limits(&lset)?;
+        Self::check_limits(settings, &lset)?;
         Ok(Some(lset))
     }
 
     /// honor_labels: scraped labels win. Otherwise target labels win and a
     /// clashing scraped label is kept as `exported_<name>` (repeated until free).
-    fn apply_target_labels(&self, b: &mut LabelsBuilder) {
-        let target = &self.settings.target_labels;
-        if self.settings.honor_labels {
+    fn apply_target_labels(settings: &SeriesSettings, b: &mut LabelsBuilder) {
+        let target = &settings.target_labels;
+        if settings.honor_labels {
             for l in target {
-                if !b.has(&l.name) {
-                    b.set(l.name.as_str(), l.value.as_str());
+                if !b.has(l.name) {
+                    b.set(l.name, l.value);
                 }
             }
             return;
         }
         let mut conflicts: Vec<(String, String)> = Vec::new();
         for l in target {
-            let exposed = b.get(&l.name);
+            let exposed = b.get(l.name);
             if !exposed.is_empty() {
-                conflicts.push((l.name.clone(), exposed.to_owned()));
+                conflicts.push((l.name.to_owned(), exposed.to_owned()));
             }
-            b.set(l.name.as_str(), l.value.as_str());
+            b.set(l.name, l.value);
         }
         // Shorter names first, as Prometheus resolves them.
         conflicts.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then_with(|| a.0.cmp(&b.0)));
@@ -340,8 +388,8 @@ impl SeriesState {
         }
     }
 
-    fn check_limits(&self, lset: &Labels) -> Result<(), AppendError> {
-        let limits = &self.settings.limits;
+    fn check_limits(settings: &SeriesSettings, lset: &Labels) -> Result<(), AppendError> {
+        let limits = &settings.limits;
         let metric = || lset.get(METRIC_NAME).unwrap_or_default().to_owned();
         if limits.label_limit > 0 && lset.len() > limits.label_limit {
             return Err(AppendError::LabelLimit {
@@ -355,7 +403,7 @@ impl SeriesState {
             if limits.label_name_length_limit > 0 && n > limits.label_name_length_limit {
                 return Err(AppendError::LabelNameLength {
                     metric: metric(),
-                    name: l.name.clone(),
+                    name: l.name.to_owned(),
                     len: n,
                     limit: limits.label_name_length_limit,
                 });
@@ -363,8 +411,8 @@ impl SeriesState {
             if limits.label_value_length_limit > 0 && v > limits.label_value_length_limit {
                 return Err(AppendError::LabelValueLength {
                     metric: metric(),
-                    name: l.name.clone(),
-                    value: l.value.clone(),
+                    name: l.name.to_owned(),
+                    value: l.value.to_owned(),
                     len: v,
                     limit: limits.label_value_length_limit,
                 });
@@ -373,25 +421,34 @@ impl SeriesState {
         Ok(())
     }
 
-    /// Stale markers for the series of `prev` absent from `current` (all of
-    /// them when `current` is `None`).
+    /// A failed append stored nothing: entries it marked as stored go back
+    /// to what they were.
+    fn unstore(&mut self) {
+        let now = self.iteration;
+        for e in self.cache.values_mut().filter(|e| e.stored == now) {
+            e.stored = e.stored_before;
+        }
+    }
+
+    /// Stale markers for the live series (see `live_series`) whose label
+    /// hash is absent from `current` (all of them when `current` is `None`).
     fn mark_stale(
         &self,
-        current: Option<&HashMap<u64, PrevSeries>>,
+        current: Option<&HashSet<u64>>,
         at_ms: i64,
         out: &mut Vec<SeriesSample>,
     ) -> usize {
         let mut n = 0;
-        for (hash, prev) in &self.prev {
-            if current.is_some_and(|c| c.contains_key(hash)) {
+        for (hash, prev) in self.live_series() {
+            if current.is_some_and(|c| c.contains(&hash)) {
                 continue;
             }
             if prev.explicit_timestamp && !self.settings.track_timestamps_staleness {
                 continue;
             }
             out.push(SeriesSample {
-                labels: prev.labels.clone(),
-                hash: *hash,
+                labels: prev.labels,
+                hash,
                 timestamp_ms: at_ms,
                 value: stale_nan(),
             });
@@ -403,7 +460,115 @@ impl SeriesState {
     /// Drops cache entries not seen in this scrape or the one before.
     fn evict(&mut self) {
         let keep_from = self.iteration.saturating_sub(1);
-        self.cache.retain(|_, e| e.last_seen >= keep_from);
+        self.cache.retain_seen_since(keep_from);
+    }
+}
+
+/// The series cache: entries in one dense vector, found through a hash
+/// table of their indexes (empty hash-table slots cost 4 bytes, not a whole
+/// entry), and the raw series text of all entries in one buffer (no
+/// allocation and no pointer per key). Evicting rebuilds the index and
+/// compacts the text buffer.
+#[derive(Debug, Default)]
+struct SeriesCache {
+    index: hashbrown::HashTable<u32>,
+    /// Where each entry's raw series text is in `text`, and the entry.
+    entries: Vec<(KeySpan, CacheEntry)>,
+    text: String,
+    hasher: foldhash::fast::RandomState,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct KeySpan {
+    start: u32,
+    len: u32,
+}
+
+impl KeySpan {
+    fn of(self, text: &str) -> &str {
+        &text[self.start as usize..][..self.len as usize]
+    }
+}
+
+impl SeriesCache {
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn values(&self) -> impl Iterator<Item = &CacheEntry> {
+        self.entries.iter().map(|(_, e)| e)
+    }
+
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut CacheEntry> {
+        self.entries.iter_mut().map(|(_, e)| e)
+    }
+
+    /// The entry of `key` and whether it was cached; `make` builds a missing
+    /// one (its error is returned and nothing is cached).
+    fn get_or_insert<E>(
+        &mut self,
+        key: &str,
+        make: impl FnOnce() -> Result<CacheEntry, E>,
+    ) -> Result<(&mut CacheEntry, bool), E> {
+        let (entries, text, hasher) = (&self.entries, &self.text, &self.hasher);
+        let found = self.index.entry(
+            hasher.hash_one(key),
+            |&i| entries[i as usize].0.of(text) == key,
+            |&i| hasher.hash_one(entries[i as usize].0.of(text)),
+        );
+        match found {
+            hash_table::Entry::Occupied(o) => Ok((&mut self.entries[*o.get() as usize].1, true)),
+            hash_table::Entry::Vacant(v) => {
+                let entry = make()?;
+                let i = self.entries.len();
+                let span = KeySpan {
+                    start: u32::try_from(self.text.len()).expect("BUG: series text over 4 GiB"),
+                    len: u32::try_from(key.len()).expect("BUG: series text over 4 GiB"),
+                };
+                v.insert(u32::try_from(i).expect("BUG: over 4 billion series in one target"));
+                self.text.push_str(key);
+                self.entries.push((span, entry));
+                Ok((&mut self.entries[i].1, false))
+            }
+        }
+    }
+
+    /// Keeps the entries seen since iteration `keep_from` (re-indexing and
+    /// compacting only when one goes).
+    fn retain_seen_since(&mut self, keep_from: u32) {
+        if self.entries.iter().all(|(_, e)| e.last_seen >= keep_from) {
+            self.trim();
+            return;
+        }
+        self.entries.retain(|(_, e)| e.last_seen >= keep_from);
+        let live: usize = self.entries.iter().map(|(k, _)| k.len as usize).sum();
+        let mut text = String::with_capacity(live);
+        for (span, _) in &mut self.entries {
+            let start = text.len() as u32;
+            text.push_str(span.of(&self.text));
+            span.start = start;
+        }
+        self.text = text;
+        self.index.clear();
+        let (entries, text, hasher) = (&self.entries, &self.text, &self.hasher);
+        for (i, (span, _)) in entries.iter().enumerate() {
+            self.index.insert_unique(hasher.hash_one(span.of(text)), i as u32, |&j| {
+                hasher.hash_one(entries[j as usize].0.of(text))
+            });
+        }
+        self.trim();
+    }
+
+    /// Gives back what growing by doubling left unused (a target's series
+    /// are mostly the same scrape after scrape: the first scrape's doubling
+    /// would otherwise waste up to half of the cache for good).
+    fn trim(&mut self) {
+        if self.text.capacity() > self.text.len() + self.text.len() / 4 {
+            self.text.shrink_to_fit();
+        }
+        if self.entries.capacity() > self.entries.len() + self.entries.len() / 4 {
+            self.entries.shrink_to_fit();
+        }
     }
 }
 

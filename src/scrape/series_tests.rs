@@ -269,3 +269,49 @@ fn a_cache_hit_reuses_the_label_set() {
     s.append(Ok((b"a{x=\"1\"} 2\n", Format::Text)), T0 + 1, 0.0, &mut second);
     assert!(Arc::ptr_eq(&first[0].labels, &second[0].labels));
 }
+
+#[test]
+fn two_spellings_of_one_series_never_mark_it_stale_while_it_goes_on() {
+    let mut s = SeriesState::new(settings());
+    let (_, stats, _) = scrape(&mut s, Ok("a{x=\"1\",y=\"2\"} 1\na{y=\"2\",x=\"1\"} 2\n"), T0);
+    assert_eq!(stats.duplicates, 1);
+    // Only the second spelling now: the series goes on, no stale marker.
+    let (out, stats, _) = scrape(&mut s, Ok("a{y=\"2\",x=\"1\"} 3\n"), T0 + 10);
+    assert_eq!(stats.stale_markers, 0, "{out:?}");
+    assert!(out.contains(
+        &r#"{__name__="a", instance="h:9100", job="node", x="1", y="2"} 3@10"#.to_owned()
+    ));
+}
+
+#[test]
+fn a_failed_scrape_marks_only_the_last_successful_series_stale() {
+    let mut s = SeriesState::new(SeriesSettings {
+        limits: Limits { sample_limit: 2, ..Limits::default() },
+        ..settings()
+    });
+    scrape(&mut s, Ok("a 1\n"), T0);
+    // b and c are new and over the limit: nothing stored, only a goes stale.
+    let (out, stats, err) = scrape(&mut s, Ok("a 2\nb 2\nc 2\n"), T0 + 10);
+    assert!(err.is_some());
+    assert_eq!(stats.stale_markers, 1, "{out:?}");
+    assert!(out.contains(&r#"{__name__="a", instance="h:9100", job="node"} STALE@10"#.to_owned()));
+    // The next good scrape marks nothing: the failure already did.
+    let (_, stats, err) = scrape(&mut s, Ok("b 3\n"), T0 + 20);
+    assert_eq!((stats.stale_markers, err), (0, None));
+}
+
+#[test]
+fn evicted_cache_entries_leave_the_others_findable() {
+    let mut s = SeriesState::new(settings());
+    scrape(&mut s, Ok("a 1\nb 1\nc 1\n"), T0);
+    scrape(&mut s, Ok("c 2\n"), T0 + 10);
+    scrape(&mut s, Ok("c 3\n"), T0 + 20);
+    // a and b were evicted (unseen for two scrapes); c is still cached, and
+    // the key text buffer holds only its text.
+    assert_eq!(s.cache.len(), 1);
+    assert_eq!(s.cache.text, "c");
+    let (out, stats, _) = scrape(&mut s, Ok("b 4\nc 4\n"), T0 + 30);
+    assert_eq!(stats.series_added, 1);
+    assert!(out.contains(&r#"{__name__="b", instance="h:9100", job="node"} 4@30"#.to_owned()));
+    assert!(out.contains(&r#"{__name__="c", instance="h:9100", job="node"} 4@30"#.to_owned()));
+}

@@ -89,7 +89,7 @@ pub fn populate_group(job: &ScrapeJob, group: &TargetGroup) -> Vec<Populated> {
         .map(|t| {
             let mut b = group.labels.builder();
             for l in t {
-                b.set(l.name.as_str(), l.value.as_str());
+                b.set(l.name, l.value);
             }
             populate(job, b)
         })
@@ -168,7 +168,7 @@ fn finish(
     let url = target_url(job, &full_labels)?;
     let mut public = LabelsBuilder::default();
     for l in full_labels.iter().filter(|l| !l.name.starts_with(RESERVED_PREFIX)) {
-        public.set(l.name.as_str(), l.value.as_str());
+        public.set(l.name, l.value);
     }
     let labels = public.build();
     let hash = labels.stable_hash() ^ Labels::from_pairs([("url", url.as_str())]).stable_hash();
@@ -200,8 +200,8 @@ fn target_url(job: &ScrapeJob, labels: &Labels) -> Result<String, TargetError> {
         if let Some(name) = l.name.strip_prefix(PARAM_PREFIX) {
             let values = params.entry(name.to_owned()).or_default();
             match values.first_mut() {
-                Some(first) => *first = l.value.clone(),
-                None => values.push(l.value.clone()),
+                Some(first) => *first = l.value.to_owned(),
+                None => values.push(l.value.to_owned()),
             }
         }
     }

@@ -5,13 +5,17 @@
 //! across restarts and the targets of a job spread over the interval. Missed
 //! ticks are skipped, never bunched.
 //!
+//! Memory: a scrape's body is needed only while it is fetched and parsed, so
+//! loops borrow the body buffer from their job's [`BufferPool`] for that and
+//! give it back; the buffers follow the scrapes in flight, not the targets.
+//!
 //! Contract: the loop returns its [`SeriesState`] when cancelled, so that the
 //! manager can write the target's stale markers (target gone) or hand the
 //! state to the loop that replaces it (target changed). A scrape in flight is
 //! finished first; a hand-off blocked on a full channel is abandoned on
 //! cancellation (the samples are from a scrape the caller no longer wants).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
@@ -30,6 +34,7 @@ pub struct LoopContext {
     pub job: Arc<str>,
     pub target: Arc<Target>,
     pub fetcher: Arc<Fetcher>,
+    pub buffers: BufferPool,
     pub sink: mpsc::Sender<ScrapeBatch>,
     pub status: SharedStatus,
     pub metrics: ScrapeMetrics,
@@ -38,6 +43,29 @@ pub struct LoopContext {
 }
 
 pub use crate::clock::now_ms;
+
+/// Body buffers lent to scrapes in flight (cheap to clone: one pool).
+#[derive(Debug, Clone, Default)]
+pub struct BufferPool(Arc<Mutex<Vec<Vec<u8>>>>);
+
+/// Idle buffers kept for reuse; more are freed when given back.
+const POOLED_BUFFERS: usize = 8;
+
+impl BufferPool {
+    /// An idle buffer (empty, with whatever capacity it had), or a new one.
+    pub fn take(&self) -> Vec<u8> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default()
+    }
+
+    /// Returns a buffer for reuse.
+    pub fn give(&self, mut buf: Vec<u8>) {
+        buf.clear();
+        let mut idle = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < POOLED_BUFFERS {
+            idle.push(buf);
+        }
+    }
+}
 
 /// Delay until the first scrape: the next instant whose offset inside the
 /// interval is `hash % interval`.
@@ -58,7 +86,6 @@ pub async fn run(
     let start = tokio::time::Instant::now() + first_delay(ctx.target.hash, interval, now_ms());
     let mut ticker = tokio::time::interval_at(start, interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let mut buf = Vec::new();
     let mut last_len = 0;
     loop {
         tokio::select! {
@@ -66,7 +93,9 @@ pub async fn run(
             _ = cancel.cancelled() => return state,
             _ = ticker.tick() => {}
         }
+        let mut buf = ctx.buffers.take();
         let mut batch = scrape_once(&ctx, &mut state, &mut buf, &mut last_len).await;
+        ctx.buffers.give(buf);
         let (done, stored) = tokio::sync::oneshot::channel();
         batch.done = Some(done);
         // The scrape counts as done once the consumer has stored the batch. A
@@ -167,5 +196,20 @@ mod tests {
             assert_eq!((now as u64 + d.as_millis() as u64) % 10_000, 987_654_321 % 10_000);
             assert!(d < i);
         }
+    }
+
+    #[test]
+    fn the_buffer_pool_reuses_buffers_and_keeps_a_bounded_number_idle() {
+        let pool = BufferPool::default();
+        let mut b = pool.take();
+        b.extend_from_slice(&[1; 1000]);
+        pool.give(b);
+        let b = pool.take();
+        assert!(b.is_empty() && b.capacity() >= 1000, "reused, cleared");
+        for _ in 0..POOLED_BUFFERS + 5 {
+            pool.give(Vec::with_capacity(10));
+        }
+        let idle = std::iter::from_fn(|| Some(pool.take())).take_while(|b| b.capacity() > 0);
+        assert_eq!(idle.count(), POOLED_BUFFERS);
     }
 }

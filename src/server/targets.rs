@@ -11,7 +11,7 @@ fn labels_json(labels: &Labels) -> Value {
     Value::Object(
         labels
             .iter()
-            .map(|l| (l.name.clone(), Value::String(l.value.clone())))
+            .map(|l| (l.name.to_owned(), Value::String(l.value.to_owned())))
             .collect::<Map<_, _>>(),
     )
 }

@@ -71,7 +71,7 @@ impl Decoder {
         if let Some(shared) = self.interner.as_ref().and_then(|i| i.get(hash, same)) {
             return (shared, hash);
         }
-        let labels = Labels::from_pairs(pairs.iter().copied());
+        let labels = Labels::from_sorted(pairs.iter().copied());
         let hash = labels.stable_hash();
         let labels = Arc::new(labels);
         if let Some(i) = &self.interner {

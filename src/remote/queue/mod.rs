@@ -224,7 +224,7 @@ impl EndpointQueue {
                 too_old += 1;
                 continue;
             }
-            let Some(labels) = self.series.get(&s.labels, s.hash) else {
+            let Some(labels) = self.series.get(s.labels, s.hash) else {
                 relabeled += 1;
                 continue;
             };

@@ -29,20 +29,20 @@ impl SeriesLabels {
 
     /// The endpoint's label set for `labels` (hash `hash`), or `None` when
     /// write relabeling drops the series.
-    pub fn get(&mut self, labels: &Arc<Labels>, hash: u64) -> Option<Arc<Labels>> {
+    pub fn get(&mut self, labels: Arc<Labels>, hash: u64) -> Option<Arc<Labels>> {
         if self.rules.is_empty() {
-            return Some(labels.clone());
+            return Some(labels);
         }
         if let Some((orig, done)) = self.cache.get(&hash) {
-            if Arc::ptr_eq(orig, labels) || **orig == **labels {
+            if Arc::ptr_eq(orig, &labels) || **orig == *labels {
                 return done.clone();
             }
         }
         if self.cache.len() >= MAX_CACHED {
             self.cache.clear();
         }
-        let done = self.compute(labels).map(Arc::new);
-        self.cache.insert(hash, (labels.clone(), done.clone()));
+        let done = self.compute(&labels).map(Arc::new);
+        self.cache.insert(hash, (labels, done.clone()));
         done
     }
 
@@ -54,8 +54,8 @@ impl SeriesLabels {
     fn compute(&self, labels: &Labels) -> Option<Labels> {
         let mut b = labels.builder();
         for l in &self.external {
-            if !b.has(&l.name) {
-                b.set(l.name.as_str(), l.value.as_str());
+            if !b.has(l.name) {
+                b.set(l.name, l.value);
             }
         }
         if !relabel::process(&self.rules, &mut b) {
@@ -83,7 +83,7 @@ mod tests {
         let mut s =
             SeriesLabels::new(Labels::from_pairs([("replica", "a"), ("env", "prod")]), rules(&[]));
         let l = Arc::new(Labels::from_pairs([("__name__", "up"), ("env", "dev")]));
-        let got = s.get(&l, l.stable_hash()).unwrap();
+        let got = s.get(l.clone(), l.stable_hash()).unwrap();
         assert!(Arc::ptr_eq(&got, &l));
         assert_eq!(s.external().to_string(), r#"{env="prod", replica="a"}"#);
     }
@@ -95,7 +95,7 @@ mod tests {
             rules(&["{source_labels: [__name__], regex: 'nothing', action: drop}"]),
         );
         let l = Arc::new(Labels::from_pairs([("__name__", "up"), ("env", "dev")]));
-        let got = s.get(&l, l.stable_hash()).unwrap();
+        let got = s.get(l.clone(), l.stable_hash()).unwrap();
         assert_eq!(got.to_string(), r#"{__name__="up", env="dev", replica="a"}"#);
     }
 
@@ -107,9 +107,9 @@ mod tests {
         );
         let go = Arc::new(Labels::from_pairs([("__name__", "go_goroutines")]));
         let up = Arc::new(Labels::from_pairs([("__name__", "up")]));
-        assert_eq!(s.get(&go, go.stable_hash()), None);
-        assert!(s.get(&up, up.stable_hash()).is_some());
+        assert_eq!(s.get(go.clone(), go.stable_hash()), None);
+        assert!(s.get(up.clone(), up.stable_hash()).is_some());
         // Cached answers stay the same.
-        assert_eq!(s.get(&go, go.stable_hash()), None);
+        assert_eq!(s.get(go.clone(), go.stable_hash()), None);
     }
 }

@@ -155,38 +155,7 @@ impl SendShared<'_> {
     /// Groups items by series (first-seen order) and cuts the groups into
     /// requests of at most `max_per_send` samples.
     fn requests(&self, items: Vec<Item>) -> Vec<Vec<Group>> {
-        let mut index: HashMap<u64, usize> = HashMap::new();
-        let mut groups: Vec<Group> = Vec::new();
-        for it in items {
-            let i = *index.entry(it.hash).or_insert_with(|| {
-                groups.push(Group { labels: it.labels.clone(), samples: Vec::new() });
-                groups.len() - 1
-            });
-            groups[i].samples.push(SampleValue { timestamp_ms: it.timestamp_ms, value: it.value });
-        }
-        let mut requests = Vec::new();
-        let mut current: Vec<Group> = Vec::new();
-        let mut n = 0;
-        for mut g in groups {
-            while !g.samples.is_empty() {
-                let room = self.max_per_send - n;
-                let take = room.min(g.samples.len());
-                let rest = g.samples.split_off(take);
-                n += take;
-                current.push(Group {
-                    labels: g.labels.clone(),
-                    samples: std::mem::replace(&mut g.samples, rest),
-                });
-                if n == self.max_per_send {
-                    requests.push(std::mem::take(&mut current));
-                    n = 0;
-                }
-            }
-        }
-        if !current.is_empty() {
-            requests.push(current);
-        }
-        requests
+        requests(items, self.max_per_send)
     }
 
     /// Sends one request, splitting it on 400/413, until all of it is
@@ -308,6 +277,53 @@ impl SendShared<'_> {
     }
 }
 
+/// Groups items by series (first-seen order) and cuts the groups into
+/// requests of at most `max_per_send` samples.
+fn requests(items: Vec<Item>, max_per_send: usize) -> Vec<Vec<Group>> {
+    let mut index: HashMap<u64, usize> = HashMap::new();
+    let mut groups: Vec<Group> = Vec::new();
+    // Label sets are moved, not cloned: a clone is an atomic increment
+    // on the set's (rarely cached) memory, per sample.
+    for Item { labels, hash, timestamp_ms, value } in items {
+        let sample = SampleValue { timestamp_ms, value };
+        match index.entry(hash) {
+            std::collections::hash_map::Entry::Occupied(o) => groups[*o.get()].samples.push(sample),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(groups.len());
+                groups.push(Group { labels, samples: vec![sample] });
+            }
+        }
+    }
+    let mut requests = Vec::new();
+    let mut current: Vec<Group> = Vec::new();
+    let mut n = 0;
+    for mut g in groups {
+        loop {
+            let room = max_per_send - n;
+            if g.samples.len() <= room {
+                n += g.samples.len();
+                current.push(g);
+                if n == max_per_send {
+                    requests.push(std::mem::take(&mut current));
+                    n = 0;
+                }
+                break;
+            }
+            let rest = g.samples.split_off(room);
+            current.push(Group {
+                labels: g.labels.clone(),
+                samples: std::mem::replace(&mut g.samples, rest),
+            });
+            requests.push(std::mem::take(&mut current));
+            n = 0;
+        }
+    }
+    if !current.is_empty() {
+        requests.push(current);
+    }
+    requests
+}
+
 enum Outcome {
     Delivered,
     Dropped(DropReason),
@@ -335,5 +351,35 @@ fn split(mut groups: Vec<Group>, status: u16) -> Result<(Vec<Group>, Vec<Group>)
         }
         Some(g) => Err(vec![g]),
         None => Err(Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_group_by_series_in_order_and_cut_at_max_per_send() {
+        let a = Arc::new(Labels::from_pairs([("__name__", "a")]));
+        let b = Arc::new(Labels::from_pairs([("__name__", "b")]));
+        let item = |l: &Arc<Labels>, hash: u64, t: i64| Item {
+            labels: l.clone(),
+            hash,
+            timestamp_ms: t,
+            value: t as f64,
+        };
+        let items = vec![item(&a, 1, 1), item(&b, 2, 2), item(&a, 1, 3), item(&a, 1, 4)];
+        let got: Vec<Vec<(String, Vec<i64>)>> = requests(items, 2)
+            .into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .map(|g| {
+                        (g.labels.to_string(), g.samples.iter().map(|s| s.timestamp_ms).collect())
+                    })
+                    .collect()
+            })
+            .collect();
+        let s = |l: &str, t: &[i64]| (format!("{{__name__=\"{l}\"}}"), t.to_vec());
+        assert_eq!(got, vec![vec![s("a", &[1, 3])], vec![s("a", &[4]), s("b", &[2])]]);
     }
 }
