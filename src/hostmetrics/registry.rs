@@ -182,16 +182,7 @@ impl MetricSet {
     /// The value of the series `name{labels}` (labels in any order), if pushed.
     pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         let family = self.families.get(name)?;
-        family
-            .series
-            .iter()
-            .find(|s| {
-                s.labels.len() == labels.len()
-                    && labels
-                        .iter()
-                        .all(|(n, v)| s.labels.iter().any(|(sn, sv)| sn == n && sv == v))
-            })
-            .map(|s| s.value)
+        family.series.iter().find(|s| same_labels(&s.labels, labels)).map(|s| s.value)
     }
 
     /// Appends the text-format rendering to `out`.
