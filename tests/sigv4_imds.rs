@@ -39,7 +39,7 @@ async fn instance_role_credentials_and_region_come_from_imdsv2_and_are_renewed_b
     let target = target().await;
     // No region anywhere but IMDS's placement.
     let yaml = config(&target, &s.write_url(), "{}");
-    let tern = AwsTern::start(dir.path(), &yaml, &imds_env(&s, dir.path())).await;
+    let tern = start_tern(dir.path(), &yaml, &imds_env(&s, dir.path())).await;
     let log = s
         .wait_log("requests accepted with 3 instance credentials", Duration::from_secs(45), |log| {
             accepted_keys(log).len() >= 3
@@ -73,7 +73,7 @@ async fn an_expired_token_403_refreshes_the_credentials_and_drops_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let target = target().await;
     let yaml = config(&target, &s.write_url(), &format!("{{region: {REGION}}}"));
-    let tern = AwsTern::start(dir.path(), &yaml, &imds_env(&s, dir.path())).await;
+    let tern = start_tern(dir.path(), &yaml, &imds_env(&s, dir.path())).await;
     let log = s
         .wait_log("3 accepted requests", Duration::from_secs(20), |log| {
             log.iter().filter(|e| e.status == 200).count() >= 3

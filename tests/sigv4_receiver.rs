@@ -139,7 +139,7 @@ async fn tern_with_static_keys_delivers_every_sample_through_the_verifier() {
     );
     let dir = tempfile::tempdir().unwrap();
     let tern =
-        AwsTern::start(dir.path(), &config(&target, &s.write_url(), &sigv4), &base_env(dir.path()))
+        start_tern(dir.path(), &config(&target, &s.write_url(), &sigv4), &base_env(dir.path()))
             .await;
     s.wait_log("5 accepted requests", Duration::from_secs(20), |log| {
         accepted_with(log, &key.access_key_id) >= 5

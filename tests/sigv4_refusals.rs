@@ -34,7 +34,7 @@ async fn access_denied_is_reported_clearly_and_retried_until_granted() {
     credentials_file(dir.path(), &key);
     let target = target().await;
     let yaml = config(&target, &s.write_url(), &format!("{{region: {REGION}}}"));
-    let tern = AwsTern::start(dir.path(), &yaml, &base_env(dir.path())).await;
+    let tern = start_tern(dir.path(), &yaml, &base_env(dir.path())).await;
     s.wait_log("an accepted request", Duration::from_secs(20), |log| {
         log.iter().any(|e| e.status == 200)
     })
@@ -77,7 +77,7 @@ async fn no_secret_shows_in_logs_or_endpoints_even_when_aws_quotes_the_canonical
     let mut env = base_env(dir.path());
     env.retain(|(k, _)| k != "TERN_LOG");
     env.push(("TERN_LOG".into(), "debug".into()));
-    let tern = AwsTern::start(dir.path(), &yaml, &env).await;
+    let tern = start_tern(dir.path(), &yaml, &env).await;
     s.wait_log("3 refusals", Duration::from_secs(20), |log| {
         log.iter().filter(|e| e.error.as_deref() == Some("InvalidSignatureException")).count() >= 3
     })
@@ -104,7 +104,7 @@ async fn without_a_region_the_error_says_where_to_set_one() {
     credentials_file(dir.path(), &key);
     let target = target().await;
     let yaml = config(&target, &s.write_url(), "{}");
-    let tern = AwsTern::start(dir.path(), &yaml, &base_env(dir.path())).await;
+    let tern = start_tern(dir.path(), &yaml, &base_env(dir.path())).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !tern.log().contains("no AWS region") {
         assert!(std::time::Instant::now() < deadline, "no region error:\n{}", tern.log());

@@ -50,7 +50,7 @@ async fn a_rotated_credentials_file_is_followed_at_once_and_not_one_sample_is_lo
     write_in_place(&file, &a.profile_section("default"));
     let target = target().await;
     let yaml = config(&target, &s.write_url(), &format!("{{region: {REGION}}}"));
-    let tern = AwsTern::start(dir.path(), &yaml, &base_env(dir.path())).await;
+    let tern = start_tern(dir.path(), &yaml, &base_env(dir.path())).await;
     s.wait_log("3 requests accepted with A", Duration::from_secs(20), |log| {
         accepted_with(log, &a.access_key_id) >= 3
     })
@@ -122,7 +122,7 @@ async fn a_rewrite_invisible_to_stat_is_found_by_the_periodic_reread() {
     let yaml = config(&target, &s.write_url(), &format!("{{region: {REGION}}}"));
     let mut env = base_env(dir.path());
     env.push(("TERN_SIGV4_REREAD_INTERVAL".into(), "3s".into()));
-    let tern = AwsTern::start(dir.path(), &yaml, &env).await;
+    let tern = start_tern(dir.path(), &yaml, &env).await;
     s.wait_log("2 requests accepted with A", Duration::from_secs(20), |log| {
         accepted_with(log, &a.access_key_id) >= 2
     })

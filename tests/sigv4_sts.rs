@@ -45,7 +45,7 @@ async fn web_identity_credentials_are_used_and_renewed_before_they_expire() {
     ] {
         env.push((k.into(), v));
     }
-    let tern = AwsTern::start(dir.path(), &yaml, &env).await;
+    let tern = start_tern(dir.path(), &yaml, &env).await;
     let log = s
         .wait_log("requests accepted with 3 STS credentials", Duration::from_secs(45), |log| {
             let keys: BTreeSet<_> = log
@@ -88,7 +88,7 @@ async fn role_arn_is_assumed_with_the_external_id_on_top_of_static_keys() {
     let yaml = config(&target, &s.write_url(), &sigv4);
     let mut env = base_env(dir.path());
     env.push(("AWS_ENDPOINT_URL_STS".into(), s.sts_url()));
-    let tern = AwsTern::start(dir.path(), &yaml, &env).await;
+    let tern = start_tern(dir.path(), &yaml, &env).await;
     let log = s
         .wait_log("3 accepted requests", Duration::from_secs(20), |log| {
             log.iter().filter(|e| e.status == 200).count() >= 3

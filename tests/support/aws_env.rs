@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::support::receiver::{always, Receiver, Request};
 use crate::support::target_server::{Reply, TargetServer};
-use crate::support::tern_process::{read_log, Metrics};
-use crate::support::{free_port, ChildGuard};
+use crate::support::tern_process::TernProcess;
+use crate::support::ChildGuard;
 
 /// The region every test signs for.
 pub const REGION: &str = "us-east-1";
@@ -288,13 +288,7 @@ pub fn config(target: &TargetServer, url: &str, sigv4: &str) -> String {
 }
 
 /// `tern run` with an environment of its own.
-pub struct AwsTern {
-    pub port: u16,
-    pub dir: PathBuf,
-    log: PathBuf,
-    child: ChildGuard,
-    client: reqwest::Client,
-}
+pub type AwsTern = TernProcess;
 
 /// The environment every tern here starts from: nothing inherited but
 /// `PATH`; `HOME` is `home`; IMDS off (the IMDS test turns it back on with
@@ -308,104 +302,15 @@ pub fn base_env(home: &Path) -> Vec<(String, String)> {
     ]
 }
 
-impl AwsTern {
-    /// Writes `config_yaml` into `dir` and starts `tern run` there with
-    /// exactly `env`; waits until `/-/ready`.
-    pub async fn start(dir: &Path, config_yaml: &str, env: &[(String, String)]) -> AwsTern {
-        let config = dir.join("tern.yml");
-        std::fs::write(&config, config_yaml).expect("write tern.yml");
-        let port = free_port();
-        let log = dir.join("tern.log");
-        let stderr = std::fs::File::create(&log).expect("create tern log");
-        let child = Command::new(env!("CARGO_BIN_EXE_tern"))
-            .arg("run")
-            .arg("--config")
-            .arg(&config)
-            .arg("--data-dir")
-            .arg(dir.join("data"))
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .env_clear()
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn tern run");
-        let mut t = AwsTern {
-            port,
-            dir: dir.to_owned(),
-            log,
-            child: ChildGuard(child),
-            client: reqwest::Client::new(),
-        };
-        t.wait_ready().await;
-        t
-    }
-
-    async fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Ok(Some(status)) = self.child.0.try_wait() {
-                panic!("tern exited with {status} before it was ready; log:\n{}", self.log());
-            }
-            if let Ok(r) = self.client.get(self.url("/-/ready")).send().await {
-                if r.status().as_u16() == 200 {
-                    return;
-                }
-            }
-            assert!(Instant::now() < deadline, "tern not ready; log:\n{}", self.log());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// The log (stderr) so far.
-    pub fn log(&self) -> String {
-        read_log(&self.log)
-    }
-
-    /// `GET path`'s body.
-    pub async fn get(&self, path: &str) -> String {
-        let r = self.client.get(self.url(path)).send().await.expect("GET tern");
-        r.text().await.expect("body")
-    }
-
-    pub async fn metrics(&self) -> Metrics {
-        Metrics(crate::support::agent::parse_openmetrics(&self.get("/metrics").await))
-    }
-
-    /// Polls the metrics until `want` holds, at most `within`.
-    pub async fn wait_metrics(
-        &self,
-        within: Duration,
-        what: &str,
-        want: impl Fn(&Metrics) -> bool,
-    ) -> Metrics {
-        let deadline = Instant::now() + within;
-        loop {
-            let m = self.metrics().await;
-            if want(&m) {
-                return m;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: not within {within:?}; log:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Panics unless still running.
-    pub fn assert_running(&mut self) {
-        if let Ok(Some(status)) = self.child.0.try_wait() {
-            panic!("tern exited with {status}; log:\n{}", self.log());
-        }
-    }
+/// Starts `tern run` in `dir` (its config written to `dir/tern.yml`, data in
+/// `dir/data`) with exactly `env`; waits until `/-/ready`.
+pub async fn start_tern(dir: &Path, config_yaml: &str, env: &[(String, String)]) -> AwsTern {
+    let config = dir.join("tern.yml");
+    std::fs::write(&config, config_yaml).expect("write tern.yml");
+    TernProcess::launch(&config, &dir.join("data"), dir.join("tern.log"), |c| {
+        c.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
+    })
+    .await
 }
 
 /// Checks that every sample tern appended (by a moment when every scraped

@@ -52,34 +52,11 @@ impl TernSetup {
     /// also means the WAL was opened and replayed).
     pub async fn start(&mut self) -> TernProcess {
         self.runs += 1;
-        let port = free_port();
         let log = self.dir.path().join(format!("tern-{}.log", self.runs));
-        let stderr = std::fs::File::create(&log).expect("create tern log");
-        let spawned = SystemTime::now();
-        let child = Command::new(env!("CARGO_BIN_EXE_tern"))
-            .arg("run")
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .env("TERN_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn tern run");
-        let mut p = TernProcess {
-            port,
-            spawned,
-            ready: spawned,
-            log,
-            child: ChildGuard(child),
-            client: reqwest::Client::new(),
-        };
-        p.ready = p.wait_ready().await;
-        p
+        TernProcess::launch(&self.config, &self.data_dir, log, |c| {
+            c.env("TERN_LOG", "info");
+        })
+        .await
     }
 }
 
@@ -96,6 +73,46 @@ pub struct TernProcess {
 }
 
 impl TernProcess {
+    /// Spawns `tern run` with `config` and `data_dir` on a free port, its
+    /// stderr in `log`, the environment as `env` sets it on the command, and
+    /// waits until `/-/ready` answers 200.
+    pub async fn launch(
+        config: &Path,
+        data_dir: &Path,
+        log: PathBuf,
+        env: impl FnOnce(&mut Command),
+    ) -> TernProcess {
+        let port = free_port();
+        let stderr = std::fs::File::create(&log).expect("create tern log");
+        let spawned = SystemTime::now();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tern"));
+        command
+            .arg("run")
+            .arg("--config")
+            .arg(config)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"));
+        env(&mut command);
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn tern run");
+        let mut p = TernProcess {
+            port,
+            spawned,
+            ready: spawned,
+            log,
+            child: ChildGuard(child),
+            client: reqwest::Client::new(),
+        };
+        p.ready = p.wait_ready().await;
+        p
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
@@ -130,6 +147,12 @@ impl TernProcess {
         if let Ok(Some(status)) = self.child.0.try_wait() {
             panic!("tern exited with {status}; log:\n{}", self.log());
         }
+    }
+
+    /// `GET path`'s body.
+    pub async fn get(&self, path: &str) -> String {
+        let r = self.client.get(self.url(path)).send().await.expect("GET tern");
+        r.text().await.expect("body")
     }
 
     /// `GET /metrics`, parsed.
