@@ -206,23 +206,7 @@ fn hostmetrics(args: HostmetricsArgs) -> anyhow::Result<ExitCode> {
                 .config
                 .host_metrics
                 .with_context(|| format!("{}: no enabled host_metrics: block", path.display()))?;
-            tern::hostmetrics::Settings {
-                roots: tern::hostmetrics::Roots {
-                    proc: host.procfs,
-                    sys: host.sysfs,
-                    root: host.rootfs,
-                },
-                textfile_directory: host.textfile_directory,
-                collectors: host.collectors,
-                options: tern::hostmetrics::Options {
-                    filesystem_mount_points_exclude: host.filesystem_mount_points_exclude,
-                    filesystem_fs_types_exclude: host.filesystem_fs_types_exclude,
-                    netdev_device_exclude: host.netdev_device_exclude,
-                    netdev_device_include: host.netdev_device_include,
-                    diskstats_device_exclude: host.diskstats_device_exclude,
-                    diskstats_device_include: host.diskstats_device_include,
-                },
-            }
+            tern::hostmetrics::Settings::from_config(&host)
         }
         None => tern::hostmetrics::Settings {
             roots: tern::hostmetrics::Roots {

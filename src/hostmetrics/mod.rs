@@ -224,6 +224,29 @@ impl Default for Settings {
     }
 }
 
+impl Settings {
+    /// The settings of a loaded `host_metrics:` block.
+    pub fn from_config(config: &crate::config::HostMetricsConfig) -> Self {
+        Settings {
+            roots: Roots {
+                proc: config.procfs.clone(),
+                sys: config.sysfs.clone(),
+                root: config.rootfs.clone(),
+            },
+            textfile_directory: config.textfile_directory.clone(),
+            collectors: config.collectors.clone(),
+            options: Options {
+                filesystem_mount_points_exclude: config.filesystem_mount_points_exclude.clone(),
+                filesystem_fs_types_exclude: config.filesystem_fs_types_exclude.clone(),
+                netdev_device_exclude: config.netdev_device_exclude.clone(),
+                netdev_device_include: config.netdev_device_include.clone(),
+                diskstats_device_exclude: config.diskstats_device_exclude.clone(),
+                diskstats_device_include: config.diskstats_device_include.clone(),
+            },
+        }
+    }
+}
+
 /// A set of collectors chosen once, run many times.
 pub struct HostCollector {
     settings: Settings,

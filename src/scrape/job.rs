@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::config::{HostMetricsConfig, ScrapeConfig};
 use crate::discovery::{self, ProviderConfig};
-use crate::hostmetrics::{HostCollector, Roots, Settings};
+use crate::hostmetrics::{HostCollector, Settings};
 use crate::http_client::build_client_with;
 use crate::labels::Labels;
 use crate::relabel::{RelabelConfig, Rule};
@@ -118,23 +118,7 @@ impl ScrapeJob {
     /// running the host collectors instead of an HTTP GET.
     pub fn host(config: &HostMetricsConfig) -> Result<ScrapeJob, JobError> {
         let mut job = ScrapeJob::try_new(&config.scrape)?;
-        let settings = Settings {
-            roots: Roots {
-                proc: config.procfs.clone(),
-                sys: config.sysfs.clone(),
-                root: config.rootfs.clone(),
-            },
-            textfile_directory: config.textfile_directory.clone(),
-            collectors: config.collectors.clone(),
-            options: crate::hostmetrics::Options {
-                filesystem_mount_points_exclude: config.filesystem_mount_points_exclude.clone(),
-                filesystem_fs_types_exclude: config.filesystem_fs_types_exclude.clone(),
-                netdev_device_exclude: config.netdev_device_exclude.clone(),
-                netdev_device_include: config.netdev_device_include.clone(),
-                diskstats_device_exclude: config.diskstats_device_exclude.clone(),
-                diskstats_device_include: config.diskstats_device_include.clone(),
-            },
-        };
+        let settings = Settings::from_config(config);
         let collector = HostCollector::try_new(settings.clone()).map_err(|e| JobError::Host {
             job: config.scrape.job_name.clone(),
             message: e.to_string(),
