@@ -113,6 +113,9 @@ struct CacheEntry {
     stored_before: u32,
     /// The stored sample carried its own timestamp (honored).
     explicit_timestamp: bool,
+    /// `explicit_timestamp` before this iteration changed it (restored on
+    /// failure with `stored`).
+    explicit_before: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -285,6 +288,7 @@ impl SeriesState {
                     stored: 0,
                     stored_before: 0,
                     explicit_timestamp: false,
+                    explicit_before: false,
                 })
             })?;
             entry.last_seen = iteration;
@@ -317,6 +321,7 @@ impl SeriesState {
             });
             entry.stored_before = entry.stored;
             entry.stored = iteration;
+            entry.explicit_before = entry.explicit_timestamp;
             entry.explicit_timestamp = explicit;
         }
         if over_limit {
@@ -427,6 +432,7 @@ impl SeriesState {
         let now = self.iteration;
         for e in self.cache.values_mut().filter(|e| e.stored == now) {
             e.stored = e.stored_before;
+            e.explicit_timestamp = e.explicit_before;
         }
     }
 

@@ -315,3 +315,21 @@ fn evicted_cache_entries_leave_the_others_findable() {
     assert!(out.contains(&r#"{__name__="b", instance="h:9100", job="node"} 4@30"#.to_owned()));
     assert!(out.contains(&r#"{__name__="c", instance="h:9100", job="node"} 4@30"#.to_owned()));
 }
+
+#[test]
+fn a_failed_scrape_marks_stale_as_the_last_successful_one_stored() {
+    // a was stored without a timestamp: the failure marks it stale, although
+    // the failed scrape's line for a carried one.
+    let mut s = SeriesState::new(settings());
+    scrape(&mut s, Ok("a 1\n"), T0);
+    let (_, stats, err) = scrape(&mut s, Ok(&format!("a 2 {T0}\n!\n")), T0 + 10);
+    assert!(err.is_some());
+    assert_eq!(stats.stale_markers, 1);
+    // a was stored with its own timestamp: no marker, whatever the failed
+    // scrape's line was.
+    let mut s = SeriesState::new(settings());
+    scrape(&mut s, Ok(&format!("a 1 {T0}\n")), T0);
+    let (_, stats, err) = scrape(&mut s, Ok("a 2\n!\n"), T0 + 10);
+    assert!(err.is_some());
+    assert_eq!(stats.stale_markers, 0);
+}
