@@ -306,6 +306,11 @@ impl HostCollector {
         Ok(HostCollector { settings, collectors })
     }
 
+    /// The settings the collectors were chosen with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     /// The names of the chosen collectors.
     pub fn collector_names(&self) -> Vec<&'static str> {
         self.collectors.iter().map(|c| c.name()).collect()

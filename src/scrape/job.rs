@@ -52,9 +52,6 @@ pub struct ScrapeJob {
     pub target_limit: usize,
     pub keep_dropped_targets: usize,
     pub fetcher: Arc<Fetcher>,
-    /// The host metrics settings, for the `host_metrics:` job (whose fetcher
-    /// collects in-process and whose target URL is [`HOST_SCRAPE_URL`]).
-    pub host: Option<Settings>,
     /// Body buffers shared by the job's loops.
     pub buffers: super::worker::BufferPool,
 }
@@ -109,7 +106,6 @@ impl ScrapeJob {
             target_limit: config.target_limit as usize,
             keep_dropped_targets: config.keep_dropped_targets as usize,
             fetcher: Arc::new(fetcher),
-            host: None,
             buffers: super::worker::BufferPool::default(),
         })
     }
@@ -118,21 +114,27 @@ impl ScrapeJob {
     /// running the host collectors instead of an HTTP GET.
     pub fn host(config: &HostMetricsConfig) -> Result<ScrapeJob, JobError> {
         let mut job = ScrapeJob::try_new(&config.scrape)?;
-        let settings = Settings::from_config(config);
-        let collector = HostCollector::try_new(settings.clone()).map_err(|e| JobError::Host {
-            job: config.scrape.job_name.clone(),
-            message: e.to_string(),
+        let collector = HostCollector::try_new(Settings::from_config(config)).map_err(|e| {
+            JobError::Host { job: config.scrape.job_name.clone(), message: e.to_string() }
         })?;
         let mut fetcher = (*job.fetcher).clone();
         fetcher.host = Some(Arc::new(collector));
         job.fetcher = Arc::new(fetcher);
-        job.host = Some(settings);
         Ok(job)
     }
 
     /// Whether `other` was built from the same effective config.
     pub fn same_config(&self, other: &ScrapeJob) -> bool {
-        self.config == other.config && self.host == other.host
+        fn host(job: &ScrapeJob) -> Option<&Settings> {
+            job.fetcher.host.as_deref().map(HostCollector::settings)
+        }
+        self.config == other.config && host(self) == host(other)
+    }
+
+    /// Whether this is the `host_metrics:` job (whose fetcher collects
+    /// in-process and whose target URL is [`HOST_SCRAPE_URL`]).
+    pub fn is_host(&self) -> bool {
+        self.fetcher.host.is_some()
     }
 
     /// The discovery providers of this job: all `static_configs` as one, each

@@ -189,7 +189,7 @@ fn needs_port(address: &str) -> bool {
 /// `url.URL.String()` builds it: the address exactly as given (a default port
 /// stays), the path escaped, the query sorted by name.
 fn target_url(job: &ScrapeJob, labels: &Labels) -> Result<String, TargetError> {
-    if job.host.is_some() {
+    if job.is_host() {
         return Ok(super::job::HOST_SCRAPE_URL.to_owned());
     }
     let scheme = labels.get(SCHEME).unwrap_or("http");
