@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use tokio::net::TcpSocket;
 
+use super::prometheus::query_api;
+
 use super::tern_process::{keep_if_asked, read_log};
 use super::ChildGuard;
 
@@ -133,17 +135,7 @@ impl PromReceiver {
     /// An instant query of a range selector (`up{job="x"}[10m]`): the raw
     /// samples stored, per series, in time order.
     pub async fn range(&self, selector: &str) -> Vec<RangeSeries> {
-        let resp: serde_json::Value = self
-            .client
-            .get(self.url("/api/v1/query"))
-            .query(&[("query", selector)])
-            .send()
-            .await
-            .expect("query request")
-            .json()
-            .await
-            .expect("query JSON");
-        assert_eq!(resp["status"], "success", "{selector}: {resp}");
+        let resp = query_api(&self.client, &self.url("/api/v1/query"), selector).await;
         assert_eq!(resp["data"]["resultType"], "matrix", "{selector}: {resp}");
         let result = resp["data"]["result"].as_array().expect("result array");
         result.iter().map(range_series).collect()

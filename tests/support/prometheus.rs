@@ -83,16 +83,7 @@ impl Prometheus {
 
     /// An instant query's vector result as (labels, value).
     pub async fn query(&self, promql: &str) -> Vec<(Series, f64)> {
-        let resp: serde_json::Value = reqwest::Client::new()
-            .get(self.url("/api/v1/query"))
-            .query(&[("query", promql)])
-            .send()
-            .await
-            .expect("query request")
-            .json()
-            .await
-            .expect("query JSON");
-        assert_eq!(resp["status"], "success", "{resp}");
+        let resp = query_api(&reqwest::Client::new(), &self.url("/api/v1/query"), promql).await;
         resp["data"]["result"]
             .as_array()
             .expect("result array")
@@ -109,4 +100,24 @@ impl Prometheus {
             })
             .collect()
     }
+}
+
+/// `GET` a Prometheus query endpoint (`query_url`) with `query`; the JSON
+/// answer, asserted to have status "success".
+pub async fn query_api(
+    client: &reqwest::Client,
+    query_url: &str,
+    query: &str,
+) -> serde_json::Value {
+    let resp: serde_json::Value = client
+        .get(query_url)
+        .query(&[("query", query)])
+        .send()
+        .await
+        .expect("query request")
+        .json()
+        .await
+        .expect("query JSON");
+    assert_eq!(resp["status"], "success", "{query}: {resp}");
+    resp
 }
