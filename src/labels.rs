@@ -71,7 +71,13 @@ impl Labels {
         if !sorted || pairs.clone().any(|(_, v)| v.is_empty()) {
             return Labels::from_pairs(pairs);
         }
+        Labels::encode(pairs)
+    }
+
+    /// The compact form of `pairs`, already sorted, unique and non-empty.
+    fn encode<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> Self {
         let len = pairs.clone().map(|(n, v)| encoded_len(n) + encoded_len(v)).sum();
+        // Label sets live as long as their series: no spare capacity.
         let mut buf = Vec::with_capacity(len);
         for (n, v) in pairs {
             put_str(&mut buf, n);
@@ -337,14 +343,7 @@ impl LabelsBuilder {
     pub fn build(mut self) -> Labels {
         self.labels.retain(|l| !l.value.is_empty());
         self.labels.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-        let len = self.labels.iter().map(|l| encoded_len(&l.name) + encoded_len(&l.value)).sum();
-        // Label sets live as long as their series: no spare capacity.
-        let mut buf = Vec::with_capacity(len);
-        for l in &self.labels {
-            put_str(&mut buf, &l.name);
-            put_str(&mut buf, &l.value);
-        }
-        Labels(buf.into_boxed_slice())
+        Labels::encode(self.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())))
     }
 }
 
