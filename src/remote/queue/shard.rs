@@ -144,18 +144,12 @@ struct SendShared<'a> {
 
 impl SendShared<'_> {
     async fn send_shard(&self, items: Vec<Item>, encoder: &mut Encoder) -> ShardResult {
-        for request in self.requests(items) {
+        for request in requests(items, self.max_per_send) {
             if self.send_request(request, encoder).await == ShardResult::Aborted {
                 return ShardResult::Aborted;
             }
         }
         ShardResult::Done
-    }
-
-    /// Groups items by series (first-seen order) and cuts the groups into
-    /// requests of at most `max_per_send` samples.
-    fn requests(&self, items: Vec<Item>) -> Vec<Vec<Group>> {
-        requests(items, self.max_per_send)
     }
 
     /// Sends one request, splitting it on 400/413, until all of it is
