@@ -35,6 +35,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/bench
 # shellcheck source=bench/lib/farm.sh source-path=SCRIPTDIR
 source "$BENCH/lib/farm.sh"
+# shellcheck source=bench/lib/proc.sh source-path=SCRIPTDIR
+source "$BENCH/lib/proc.sh"
 
 # The automatic series every agent adds per scrape (Prometheus' list).
 AUTO_SERIES="up scrape_duration_seconds scrape_samples_scraped scrape_samples_post_metric_relabeling scrape_series_added"
@@ -88,15 +90,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---- helpers ----------------------------------------------------------------
-now() { date +%s.%N; }
-# A sleep that a signal interrupts at once (bash runs traps only between commands).
-pause() { sleep "$1" & SLEEP_PID=$!; wait "$SLEEP_PID"; SLEEP_PID=""; }
-calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }
-# utime+stime of a process, in clock ticks (fields 14 and 15 after the comm).
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-# Busy and total jiffies of the whole machine.
-sys_jiffies() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat; }
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 status_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 wait_http() { # URL SECONDS [PID that must stay alive]
     local url=$1 secs=$2 pid=${3:-} i
@@ -215,8 +208,8 @@ run_agent() {
     start_farm "$TARGETS" "$BODY" "$BASE_PORT" "$dir/access.log" || die "target farm did not start"
     local nginx_worker nginx_t0 recv_t0 busy0 total0 load0
     nginx_worker=$(pgrep -P "$FARM_PID" | head -1 || true)
-    nginx_t0=$(($(cpu_ticks "$FARM_PID") + ${nginx_worker:+$(cpu_ticks "$nginx_worker")}+0))
-    recv_t0=$(cpu_ticks "$RECEIVER_PID")
+    nginx_t0=$(($(cpu_ticks_or_0 "$FARM_PID") + ${nginx_worker:+$(cpu_ticks_or_0 "$nginx_worker")}+0))
+    recv_t0=$(cpu_ticks_or_0 "$RECEIVER_PID")
     read -r busy0 total0 < <(sys_jiffies)
     load0=$(loadavg)
 
@@ -258,7 +251,7 @@ run_agent() {
     # its whole body; later scrapes fail (up 0, stale markers), which the agents
     # send during the drain like any other samples.
     local cpu_window hwm_window rss_window
-    cpu_window=$(cpu_ticks "$AGENT_PID")
+    cpu_window=$(cpu_ticks_or_0 "$AGENT_PID")
     hwm_window=$(status_kib "$AGENT_PID" VmHWM)
     rss_window=$(status_kib "$AGENT_PID" VmRSS)
     cat "/proc/$AGENT_PID/status" >"$dir/status-window.txt" 2>/dev/null || true
@@ -269,7 +262,7 @@ run_agent() {
     curl -fsS --max-time 10 "http://127.0.0.1:$PROXY_PORT/stats" >"$dir/proxy-stats-window.json" || true
     curl -fsS --max-time 10 "http://127.0.0.1:$RECEIVER_PORT/metrics" >"$dir/receiver-metrics-window.txt" || true
     local nginx_t1 t_quit
-    nginx_t1=$(($(cpu_ticks "$FARM_PID") + ${nginx_worker:+$(cpu_ticks "$nginx_worker")}+0))
+    nginx_t1=$(($(cpu_ticks_or_0 "$FARM_PID") + ${nginx_worker:+$(cpu_ticks_or_0 "$nginx_worker")}+0))
     t_quit=$(now)
     stop_farm
     log "$agent: targets stopped; ${DRAIN_S}s drain"
@@ -297,7 +290,7 @@ run_agent() {
     t_exit=$(now)
     [ -s "$dir/result.json" ] || die "$agent: no resource figures ($dir/result.json)"
     local recv_t1 busy1 total1 load1
-    recv_t1=$(cpu_ticks "$RECEIVER_PID")
+    recv_t1=$(cpu_ticks_or_0 "$RECEIVER_PID")
     read -r busy1 total1 < <(sys_jiffies)
     load1=$(loadavg)
 

@@ -29,6 +29,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/bench
 # shellcheck source=bench/lib/farm.sh source-path=SCRIPTDIR
 source "$BENCH/lib/farm.sh"
+# shellcheck source=bench/lib/proc.sh source-path=SCRIPTDIR
+source "$BENCH/lib/proc.sh"
 BODY=${BODY:-$ROOT/tests/data/node_exporter.prom}
 
 log() { printf '[scale %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -66,15 +68,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---- helpers ----------------------------------------------------------------
-now() { date +%s.%N; }
-# A sleep that a signal interrupts at once (bash runs traps only between commands).
-pause() { sleep "$1" & SLEEP_PID=$!; wait "$SLEEP_PID"; SLEEP_PID=""; }
-calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }
-# utime+stime of a process, in clock ticks (fields 14 and 15 after the comm).
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
-# Busy and total jiffies of the whole machine (for the machine's load in the window).
-sys_jiffies() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat; }
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # ---- set-up -----------------------------------------------------------------
 [ "$TARGETS" -ge 1 ] || die "TARGETS must be >= 1"
