@@ -64,10 +64,8 @@ impl Decoder {
         // Written from sorted sets without empty values: the pairs hash as
         // the set they build.
         let hash = Labels::stable_hash_of(pairs.iter().copied());
-        let same = |l: &Labels| {
-            l.len() == pairs.len()
-                && l.iter().zip(pairs).all(|(a, (n, v))| a.name == *n && a.value == *v)
-        };
+        // One walk of the set's buffer (its len() would be another).
+        let same = |l: &Labels| l.iter().map(|a| (a.name, a.value)).eq(pairs.iter().copied());
         if let Some(shared) = self.interner.as_ref().and_then(|i| i.get(hash, same)) {
             return (shared, hash);
         }
