@@ -20,7 +20,7 @@ pub struct GroupCache {
 
 /// The version of an object's group: its resourceVersion, and those of the
 /// objects it joins (`extra`). `None` (no resourceVersion) is never reused.
-pub fn version(meta: &ObjectMeta, extra: &[Option<&str>]) -> Option<String> {
+fn version(meta: &ObjectMeta, extra: &[Option<&str>]) -> Option<String> {
     let mut v = meta.resource_version.clone()?;
     for e in extra {
         v.push('/');
@@ -30,14 +30,17 @@ pub fn version(meta: &ObjectMeta, extra: &[Option<&str>]) -> Option<String> {
 }
 
 impl GroupCache {
-    /// The group of the object `meta`, reused if built from `version`, else
-    /// built now. Call for every current object, then [`GroupCache::finish`].
+    /// The group of the object `meta`, reused if built from the same
+    /// [`version`] (with the resourceVersions of the objects it joins,
+    /// `extra`), else built now. Call for every current object, then
+    /// [`GroupCache::finish`].
     pub fn group(
         &mut self,
         meta: &ObjectMeta,
-        version: Option<String>,
+        extra: &[Option<&str>],
         build: impl FnOnce() -> Option<TargetGroup>,
     ) -> Option<TargetGroup> {
+        let version = version(meta, extra);
         let key = format!(
             "{}/{}",
             meta.namespace.as_deref().unwrap_or(""),
@@ -83,7 +86,7 @@ mod tests {
         let builds = std::cell::Cell::new(0);
         let pass = |cache: &mut GroupCache, rv: &str, node: Option<&str>| {
             let m = meta("a", Some(rv));
-            let g = cache.group(&m, version(&m, &[node]), || {
+            let g = cache.group(&m, &[node], || {
                 builds.set(builds.get() + 1);
                 group("pod/ns/a")
             });
@@ -99,7 +102,7 @@ mod tests {
 
         // Without a resourceVersion nothing is kept; unseen objects go.
         let m = meta("b", None);
-        cache.group(&m, version(&m, &[]), || group("b"));
+        cache.group(&m, &[], || group("b"));
         cache.finish();
         assert!(cache.entries.is_empty(), "{:?}", cache.entries.keys());
     }

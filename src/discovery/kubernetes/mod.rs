@@ -305,10 +305,7 @@ impl Watches {
         let attach = (c.attach_node && c.role != Role::Node).then(node_index);
         let mut groups: Vec<TargetGroup> = match c.role {
             Role::Node => (nodes.iter())
-                .filter_map(|n| {
-                    let v = cache::version(&n.metadata, &[]);
-                    cache.group(&n.metadata, v, || targets::node_group(n))
-                })
+                .filter_map(|n| cache.group(&n.metadata, &[], || targets::node_group(n)))
                 .collect(),
             Role::Pod => (state(&self.pods).iter())
                 .filter_map(|p| {
@@ -317,21 +314,15 @@ impl Watches {
                         let node = name.and_then(|n| nodes.get(n));
                         node.and_then(|n| n.metadata.resource_version.as_deref())
                     });
-                    let v = cache::version(&p.metadata, &[node.flatten()]);
-                    cache.group(&p.metadata, v, || Some(targets::pod_group(p, attach.as_ref())))
+                    let build = || Some(targets::pod_group(p, attach.as_ref()));
+                    cache.group(&p.metadata, &[node.flatten()], build)
                 })
                 .collect(),
             Role::Service => (state(&self.services).iter())
-                .filter_map(|s| {
-                    let v = cache::version(&s.metadata, &[]);
-                    cache.group(&s.metadata, v, || Some(targets::service_group(s)))
-                })
+                .filter_map(|s| cache.group(&s.metadata, &[], || Some(targets::service_group(s))))
                 .collect(),
             Role::Ingress => (state(&self.ingresses).iter())
-                .filter_map(|i| {
-                    let v = cache::version(&i.metadata, &[]);
-                    cache.group(&i.metadata, v, || Some(targets::ingress_group(i)))
-                })
+                .filter_map(|i| cache.group(&i.metadata, &[], || Some(targets::ingress_group(i))))
                 .collect(),
             Role::Endpoints | Role::EndpointSlice => {
                 let pods = state(&self.pods);
