@@ -125,6 +125,14 @@ struct HubState {
     started: u64,
 }
 
+impl HubState {
+    /// The client of `server` and its index, if built.
+    fn client(&self, server: &ApiServer) -> Option<(usize, kube::Client)> {
+        let i = self.clients.iter().position(|(s, _)| s == server)?;
+        Some((i, self.clients[i].1.clone()))
+    }
+}
+
 impl std::fmt::Debug for KubeHub {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("KubeHub")
@@ -181,23 +189,17 @@ impl KubeHub {
 
     /// The client of `server` and its index, built on first use.
     pub async fn client(&self, server: &ApiServer) -> Result<(usize, kube::Client), ClientError> {
-        if let Some(found) = self.find_client(server) {
+        if let Some(found) = self.lock().client(server) {
             return Ok(found);
         }
         let client = client::build(server).await?;
         let mut state = self.lock();
         // Another provider may have built one meanwhile: keep the first.
-        if let Some(i) = state.clients.iter().position(|(s, _)| s == server) {
-            return Ok((i, state.clients[i].1.clone()));
+        if let Some(found) = state.client(server) {
+            return Ok(found);
         }
         state.clients.push((server.clone(), client.clone()));
         Ok((state.clients.len() - 1, client))
-    }
-
-    fn find_client(&self, server: &ApiServer) -> Option<(usize, kube::Client)> {
-        let state = self.lock();
-        let i = state.clients.iter().position(|(s, _)| s == server)?;
-        Some((i, state.clients[i].1.clone()))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HubState> {
