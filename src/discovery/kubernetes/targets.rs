@@ -74,15 +74,11 @@ pub fn join_host_port(host: &str, port: impl std::fmt::Display) -> String {
     }
 }
 
-pub(crate) fn to_labels(ls: LabelMap) -> Labels {
-    Labels::from_pairs(ls)
-}
-
 pub(crate) fn group(source: String, labels: LabelMap, targets: Vec<LabelMap>) -> TargetGroup {
     TargetGroup {
         source,
-        targets: targets.into_iter().map(to_labels).collect(),
-        labels: to_labels(labels),
+        targets: targets.into_iter().map(Labels::from_pairs).collect(),
+        labels: Labels::from_pairs(labels),
     }
 }
 
