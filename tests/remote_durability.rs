@@ -34,8 +34,8 @@ use rand::{RngExt, SeedableRng};
 
 use support::durability::{
     assert_regular, assert_small_series_complete, config, last_segment, receiver_rejections,
-    segment_bytes, send_report, tern_kill, wait_for_up_at, Downtime, DELIVERY_WITHIN, INTERVAL_MS,
-    JOB, RANGE, SMALL_BODY, SMALL_SERIES,
+    segment_bytes, send_report, tern_kill, wait_for_series_at, wait_for_up_at, Downtime,
+    DELIVERY_WITHIN, INTERVAL_MS, JOB, RANGE, SMALL_BODY, SMALL_SERIES,
 };
 use support::prom_receiver::PromReceiver;
 use support::target_server::{Reply, TargetServer};
@@ -112,7 +112,13 @@ async fn receiver_outage_backlog_arrives_complete_and_drains_5x_faster() {
     let first_window = epoch_ms(tern.spawned)..=epoch_ms(tern.ready) + INTERVAL_MS * 3 / 2;
     assert!(first_window.contains(&up[0]), "first scrape {} not in {first_window:?}", up[0]);
     assert_regular(&up, &[]);
-    let all = receiver.range(&format!("{{job=\"{JOB}\"}}[{RANGE}]")).await;
+    let all = wait_for_series_at(
+        &receiver,
+        &format!("{{job=\"{JOB}\"}}[{RANGE}]"),
+        last_ms,
+        SMALL_SERIES,
+    )
+    .await;
     assert_small_series_complete(&all, &up, 0, last_ms);
     assert_eq!(last.sum("prometheus_remote_storage_samples_failed_total"), 0.0, "rejected samples");
     assert!(
@@ -249,7 +255,13 @@ async fn sigkill_at_random_moments_loses_no_appended_scrape() {
         ready_ms: epoch_ms(tern.ready),
     });
     assert_regular(&up, &downtimes);
-    let all = receiver.range(&format!("{{job=\"{JOB}\"}}[{RANGE}]")).await;
+    let all = wait_for_series_at(
+        &receiver,
+        &format!("{{job=\"{JOB}\"}}[{RANGE}]"),
+        last_ms,
+        SMALL_SERIES,
+    )
+    .await;
     assert_small_series_complete(&all, &up, 0, last_ms);
 }
 
@@ -337,7 +349,9 @@ async fn samples_behind_resent_duplicates_arrive_after_a_crash() {
     ];
     assert_eq!(up.len(), p0_scrapes as usize + a_scrapes as usize + b_scrapes, "all scrapes");
     assert_regular(&up, &downtimes);
-    let all = receiver.range(&format!("{{job=\"{JOB}\"}}[{RANGE}]")).await;
+    let all =
+        wait_for_series_at(&receiver, &format!("{{job=\"{JOB}\"}}[{RANGE}]"), b_last, SMALL_SERIES)
+            .await;
     assert_small_series_complete(&all, &up, 0, b_last);
 }
 
@@ -426,7 +440,13 @@ async fn damaged_wal_tail(damage: TailDamage) {
     let first_window = epoch_ms(first_spawned)..=epoch_ms(first_spawned) + 3 * INTERVAL_MS;
     assert!(first_window.contains(&old[0]), "first scrape {} not in {first_window:?}", old[0]);
     assert_regular(&old, &[]);
-    let all = receiver.range(&format!("{{job=\"{JOB}\"}}[{RANGE}]")).await;
+    let all = wait_for_series_at(
+        &receiver,
+        &format!("{{job=\"{JOB}\"}}[{RANGE}]"),
+        *old.last().expect("old scrapes"),
+        SMALL_SERIES,
+    )
+    .await;
     assert_small_series_complete(&all, &old, 0, epoch_ms(tern.spawned) - 1);
     assert_eq!(m.sum("prometheus_remote_storage_samples_failed_total"), 0.0, "rejected samples");
 }
@@ -532,7 +552,8 @@ async fn wal_size_bound_drops_the_oldest_scrapes_and_delivers_the_newest() {
     assert_eq!(newest.len(), scrapes - before_scrapes + 1, "scrapes since then: {newest:?}");
     assert_regular(&newest, &[]);
     let at = format!("{:.3}", last_ms as f64 / 1000.0);
-    let big = receiver.range(&format!("durability_big{{job=\"{JOB}\"}}[2s] @ {at}")).await;
+    let query = format!("durability_big{{job=\"{JOB}\"}}[2s] @ {at}");
+    let big = wait_for_series_at(&receiver, &query, last_ms, BIG_SERIES).await;
     let complete = big.iter().filter(|(_, s)| s.iter().any(|(t, _)| *t == last_ms)).count();
     assert_eq!(complete, BIG_SERIES, "series of the newest scrape at the receiver");
 }

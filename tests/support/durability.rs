@@ -88,6 +88,28 @@ pub async fn wait_for_up_at(receiver: &PromReceiver, ts_ms: i64, tern: &TernProc
     }
 }
 
+/// Waits until `count` series of `selector` each hold a sample at `ts_ms`,
+/// then returns them all. `up` travels in one shard and a scrape's other
+/// series may be spread over several, so `up` having arrived does not mean
+/// every shard's batch has; each series arrives in timestamp order, so one
+/// holding `ts_ms` holds everything before it that was sent.
+pub async fn wait_for_series_at(
+    receiver: &PromReceiver,
+    selector: &str,
+    ts_ms: i64,
+    count: usize,
+) -> Vec<RangeSeries> {
+    let deadline = Instant::now() + DELIVERY_WITHIN;
+    loop {
+        let all = receiver.range(selector).await;
+        let at = all.iter().filter(|(_, s)| s.iter().any(|(t, _)| *t == ts_ms)).count();
+        if at >= count || Instant::now() >= deadline {
+            return all;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// A span during which no tern ran: killed, then the next one spawned and
 /// ready.
 #[derive(Debug, Clone, Copy)]
