@@ -17,9 +17,10 @@
 use std::collections::VecDeque;
 
 use foldhash::{HashMap, HashMapExt};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use smallvec::{smallvec, SmallVec};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::QueueConfig;
@@ -41,11 +42,20 @@ pub struct Item {
     pub value: f64,
 }
 
-/// A series and some of its samples, in order.
+/// A series and some of its samples, in order. In the steady state a series
+/// has one sample per chunk: it is held inline, so grouping allocates nothing
+/// per series.
 #[derive(Debug, Clone)]
 struct Group {
     labels: Arc<Labels>,
-    samples: Vec<SampleValue>,
+    samples: SmallVec<[SampleValue; 1]>,
+}
+
+/// The samples of `v` from `at` on, removed from it.
+fn split_samples(v: &mut SmallVec<[SampleValue; 1]>, at: usize) -> SmallVec<[SampleValue; 1]> {
+    let rest = SmallVec::from_slice(&v[at..]);
+    v.truncate(at);
+    rest
 }
 
 fn sample_count(groups: &[Group]) -> usize {
@@ -66,7 +76,9 @@ pub struct ShardContext {
     client: Arc<RemoteClient>,
     /// Merged into every series by the encoder.
     external: Labels,
-    encoders: Vec<Encoder>,
+    /// One for all shards: encoding is synchronous and each body is copied
+    /// out before it is sent, so the shards never need the buffers at once.
+    encoder: Mutex<Encoder>,
     max_per_send: usize,
     min_backoff: Duration,
     max_backoff: Duration,
@@ -86,7 +98,7 @@ impl ShardContext {
         ShardContext {
             client,
             external,
-            encoders: Vec::new(),
+            encoder: Mutex::new(Encoder::default()),
             max_per_send: q.max_samples_per_send.max(1) as usize,
             min_backoff: q.min_backoff,
             max_backoff: q.max_backoff,
@@ -102,9 +114,6 @@ impl ShardContext {
         parts: Vec<Vec<Item>>,
         abort: &CancellationToken,
     ) -> ShardResult {
-        while self.encoders.len() < parts.len() {
-            self.encoders.push(Encoder::default());
-        }
         let shared = SendShared {
             client: &self.client,
             external: &self.external,
@@ -117,10 +126,8 @@ impl ShardContext {
             abort,
         };
         let shared = &shared;
-        let sends = parts
-            .into_iter()
-            .zip(self.encoders.iter_mut())
-            .map(|(items, enc)| shared.send_shard(items, enc));
+        let encoder = &self.encoder;
+        let sends = parts.into_iter().map(|items| shared.send_shard(items, encoder));
         let results = futures_util::future::join_all(sends).await;
         if results.contains(&ShardResult::Aborted) {
             ShardResult::Aborted
@@ -143,7 +150,7 @@ struct SendShared<'a> {
 }
 
 impl SendShared<'_> {
-    async fn send_shard(&self, items: Vec<Item>, encoder: &mut Encoder) -> ShardResult {
+    async fn send_shard(&self, items: Vec<Item>, encoder: &Mutex<Encoder>) -> ShardResult {
         for request in requests(items, self.max_per_send) {
             if self.send_request(request, encoder).await == ShardResult::Aborted {
                 return ShardResult::Aborted;
@@ -154,7 +161,7 @@ impl SendShared<'_> {
 
     /// Sends one request, splitting it on 400/413, until all of it is
     /// delivered or dropped.
-    async fn send_request(&self, request: Vec<Group>, encoder: &mut Encoder) -> ShardResult {
+    async fn send_request(&self, request: Vec<Group>, encoder: &Mutex<Encoder>) -> ShardResult {
         let mut work: VecDeque<Vec<Group>> = VecDeque::from([request]);
         while let Some(groups) = work.pop_front() {
             match self.send_until_decided(&groups, encoder).await {
@@ -183,14 +190,18 @@ impl SendShared<'_> {
         ShardResult::Done
     }
 
-    async fn send_until_decided(&self, groups: &[Group], encoder: &mut Encoder) -> Outcome {
+    async fn send_until_decided(&self, groups: &[Group], encoder: &Mutex<Encoder>) -> Outcome {
         let n = sample_count(groups) as u64;
         let mut backoff = Backoff::new(self.min_backoff, self.max_backoff, Jitter::Equal);
         let mut first_429: Option<Instant> = None;
         // Encoded once; every retry sends the same bytes.
         let series = groups.iter().map(|g| (&*g.labels, &g.samples[..]));
-        let body = match encoder.encode_with_external(series, self.external) {
-            Ok(body) => bytes::Bytes::copy_from_slice(body),
+        let encoded = {
+            let mut encoder = encoder.lock().unwrap_or_else(|e| e.into_inner());
+            encoder.encode_with_external(series, self.external).map(bytes::Bytes::copy_from_slice)
+        };
+        let body = match encoded {
+            Ok(body) => body,
             Err(e) => {
                 tracing::error!(remote_name = %self.endpoint.remote_name, error = %e, "cannot encode a batch");
                 return Outcome::Split(413);
@@ -284,7 +295,7 @@ fn requests(items: Vec<Item>, max_per_send: usize) -> Vec<Vec<Group>> {
             std::collections::hash_map::Entry::Occupied(o) => groups[*o.get()].samples.push(sample),
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(groups.len());
-                groups.push(Group { labels, samples: vec![sample] });
+                groups.push(Group { labels, samples: smallvec![sample] });
             }
         }
     }
@@ -303,7 +314,7 @@ fn requests(items: Vec<Item>, max_per_send: usize) -> Vec<Vec<Group>> {
                 }
                 break;
             }
-            let rest = g.samples.split_off(room);
+            let rest = split_samples(&mut g.samples, room);
             current.push(Group {
                 labels: g.labels.clone(),
                 samples: std::mem::replace(&mut g.samples, rest),
@@ -339,7 +350,8 @@ fn split(mut groups: Vec<Group>, status: u16) -> Result<(Vec<Group>, Vec<Group>)
     }
     match groups.pop() {
         Some(mut g) if g.samples.len() > 1 && (status == 413 || status == 400) => {
-            let rest = g.samples.split_off(g.samples.len() / 2);
+            let half = g.samples.len() / 2;
+            let rest = split_samples(&mut g.samples, half);
             let b = Group { labels: g.labels.clone(), samples: rest };
             Ok((vec![g], vec![b]))
         }
