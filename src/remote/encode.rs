@@ -178,7 +178,7 @@ where
         }
         for sample in samples {
             buf.push(TIME_SERIES_SAMPLES);
-            encode_varint(sample_len(sample) as u64, buf);
+            put_varint(buf, sample_len(sample) as u64);
             write_sample(buf, sample);
         }
         put_len_before(buf, len_at, body_at);
@@ -186,10 +186,35 @@ where
 }
 
 fn write_label(buf: &mut Vec<u8>, label: LabelRef<'_>) {
+    let (name, value) = (label.name.as_bytes(), label.value.as_bytes());
+    let body = label_len(label);
+    // Nearly every label: name and value under 128 bytes and the whole
+    // message too, so every length is one byte. Written with one reserve.
+    if body < 0x80 && !name.is_empty() {
+        buf.reserve(2 + body);
+        buf.extend_from_slice(&[TIME_SERIES_LABELS, body as u8, LABEL_NAME, name.len() as u8]);
+        buf.extend_from_slice(name);
+        if !value.is_empty() {
+            buf.extend_from_slice(&[LABEL_VALUE, value.len() as u8]);
+            buf.extend_from_slice(value);
+        }
+        return;
+    }
     buf.push(TIME_SERIES_LABELS);
-    encode_varint(label_len(label) as u64, buf);
+    put_varint(buf, body as u64);
     write_string(buf, LABEL_NAME, label.name);
     write_string(buf, LABEL_VALUE, label.value);
+}
+
+/// A protobuf varint (prost's `encode_varint` is generic over `BufMut` and
+/// was not inlined here, at several calls per label).
+#[inline]
+fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        buf.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
 }
 
 /// Writes the varint length of `buf[body_at..]` into the room reserved at
@@ -261,7 +286,7 @@ fn string_len(s: &str) -> usize {
 fn write_string(buf: &mut Vec<u8>, key: u8, s: &str) {
     if !s.is_empty() {
         buf.push(key);
-        encode_varint(s.len() as u64, buf);
+        put_varint(buf, s.len() as u64);
         buf.extend_from_slice(s.as_bytes());
     }
 }
@@ -284,7 +309,7 @@ fn write_sample(buf: &mut Vec<u8>, s: &SampleValue) {
     }
     if s.timestamp_ms != 0 {
         buf.push(SAMPLE_TIMESTAMP);
-        encode_varint(s.timestamp_ms as u64, buf);
+        put_varint(buf, s.timestamp_ms as u64);
     }
 }
 
