@@ -13,9 +13,11 @@ use tern::config::host_metrics_defaults::{
 };
 use tern::exposition::Format;
 
-/// mimalloc instead of glibc's malloc: the pipeline allocates and frees
-/// many short-lived buffers across threads, where glibc spent a sixth of
-/// tern's CPU and kept freed memory in per-thread arenas (see bench/README.md).
+/// mimalloc instead of glibc's malloc (feature `mimalloc`, on by default):
+/// the pipeline allocates and frees short-lived buffers on one thread and
+/// label sets on another, which glibc's malloc does at a higher CPU cost
+/// (README, Performance, has the measurement).
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
