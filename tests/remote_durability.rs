@@ -33,9 +33,9 @@ use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 
 use support::durability::{
-    assert_regular, assert_small_series_complete, config, last_segment, receiver_rejections,
+    assert_regular, assert_small_series_delivered, config, last_segment, receiver_rejections,
     segment_bytes, send_report, tern_kill, wait_for_series_at, wait_for_up_at, Downtime,
-    DELIVERY_WITHIN, INTERVAL_MS, JOB, RANGE, SMALL_BODY, SMALL_SERIES,
+    DELIVERY_WITHIN, INTERVAL_MS, JOB, SMALL_BODY, SMALL_SERIES,
 };
 use support::prom_receiver::PromReceiver;
 use support::target_server::{Reply, TargetServer};
@@ -112,14 +112,7 @@ async fn receiver_outage_backlog_arrives_complete_and_drains_5x_faster() {
     let first_window = epoch_ms(tern.spawned)..=epoch_ms(tern.ready) + INTERVAL_MS * 3 / 2;
     assert!(first_window.contains(&up[0]), "first scrape {} not in {first_window:?}", up[0]);
     assert_regular(&up, &[]);
-    let all = wait_for_series_at(
-        &receiver,
-        &format!("{{job=\"{JOB}\"}}[{RANGE}]"),
-        last_ms,
-        SMALL_SERIES,
-    )
-    .await;
-    assert_small_series_complete(&all, &up, 0, last_ms);
+    assert_small_series_delivered(&receiver, &up, 0, last_ms).await;
     assert_eq!(last.sum("prometheus_remote_storage_samples_failed_total"), 0.0, "rejected samples");
     assert!(
         drain < OUTAGE / 5,
@@ -255,14 +248,7 @@ async fn sigkill_at_random_moments_loses_no_appended_scrape() {
         ready_ms: epoch_ms(tern.ready),
     });
     assert_regular(&up, &downtimes);
-    let all = wait_for_series_at(
-        &receiver,
-        &format!("{{job=\"{JOB}\"}}[{RANGE}]"),
-        last_ms,
-        SMALL_SERIES,
-    )
-    .await;
-    assert_small_series_complete(&all, &up, 0, last_ms);
+    assert_small_series_delivered(&receiver, &up, 0, last_ms).await;
 }
 
 /// Case 5, the resend path made deterministic. P0 appends three scrapes
@@ -349,10 +335,7 @@ async fn samples_behind_resent_duplicates_arrive_after_a_crash() {
     ];
     assert_eq!(up.len(), p0_scrapes as usize + a_scrapes as usize + b_scrapes, "all scrapes");
     assert_regular(&up, &downtimes);
-    let all =
-        wait_for_series_at(&receiver, &format!("{{job=\"{JOB}\"}}[{RANGE}]"), b_last, SMALL_SERIES)
-            .await;
-    assert_small_series_complete(&all, &up, 0, b_last);
+    assert_small_series_delivered(&receiver, &up, 0, b_last).await;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -440,14 +423,7 @@ async fn damaged_wal_tail(damage: TailDamage) {
     let first_window = epoch_ms(first_spawned)..=epoch_ms(first_spawned) + 3 * INTERVAL_MS;
     assert!(first_window.contains(&old[0]), "first scrape {} not in {first_window:?}", old[0]);
     assert_regular(&old, &[]);
-    let all = wait_for_series_at(
-        &receiver,
-        &format!("{{job=\"{JOB}\"}}[{RANGE}]"),
-        *old.last().expect("old scrapes"),
-        SMALL_SERIES,
-    )
-    .await;
-    assert_small_series_complete(&all, &old, 0, epoch_ms(tern.spawned) - 1);
+    assert_small_series_delivered(&receiver, &old, 0, epoch_ms(tern.spawned) - 1).await;
     assert_eq!(m.sum("prometheus_remote_storage_samples_failed_total"), 0.0, "rejected samples");
 }
 

@@ -177,6 +177,20 @@ pub fn assert_small_series_complete(all: &[RangeSeries], want: &[i64], from: i64
     }
 }
 
+/// Waits until the receiver holds the newest scrape of `want` for every
+/// small series, then checks them all (see [`assert_small_series_complete`]).
+pub async fn assert_small_series_delivered(
+    receiver: &PromReceiver,
+    want: &[i64],
+    from: i64,
+    to: i64,
+) {
+    let newest = *want.last().expect("BUG: no scrapes to check");
+    let selector = format!("{{job=\"{JOB}\"}}[{RANGE}]");
+    let all = wait_for_series_at(receiver, &selector, newest, SMALL_SERIES).await;
+    assert_small_series_complete(&all, want, from, to);
+}
+
 /// The counters that say what was retried, failed or dropped, one per line.
 pub fn send_report(m: &Metrics) -> String {
     [
