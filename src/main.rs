@@ -24,7 +24,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// No transparent huge pages for tern's memory: mimalloc asks for them on
 /// its arenas, and on a kernel in THP `madvise` mode (Debian's default) every
 /// touched 2 MiB range then stays resident whole (peak RSS 128 MiB instead
-/// of 90 MiB on bench/e2e.sh, for the same CPU). Set before the arenas are
+/// of 96 MiB on bench/e2e.sh, for the same CPU). Set before the arenas are
 /// touched; a kernel without the option just keeps THP.
 fn disable_transparent_huge_pages() {
     // SAFETY: PR_SET_THP_DISABLE takes plain integer arguments.

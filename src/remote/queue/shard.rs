@@ -117,6 +117,7 @@ impl ShardContext {
         let shared = SendShared {
             client: &self.client,
             external: &self.external,
+            encoder: &self.encoder,
             max_per_send: self.max_per_send,
             min_backoff: self.min_backoff,
             max_backoff: self.max_backoff,
@@ -126,8 +127,7 @@ impl ShardContext {
             abort,
         };
         let shared = &shared;
-        let encoder = &self.encoder;
-        let sends = parts.into_iter().map(|items| shared.send_shard(items, encoder));
+        let sends = parts.into_iter().map(|items| shared.send_shard(items));
         let results = futures_util::future::join_all(sends).await;
         if results.contains(&ShardResult::Aborted) {
             ShardResult::Aborted
@@ -140,6 +140,7 @@ impl ShardContext {
 struct SendShared<'a> {
     client: &'a RemoteClient,
     external: &'a Labels,
+    encoder: &'a Mutex<Encoder>,
     max_per_send: usize,
     min_backoff: Duration,
     max_backoff: Duration,
@@ -150,9 +151,9 @@ struct SendShared<'a> {
 }
 
 impl SendShared<'_> {
-    async fn send_shard(&self, items: Vec<Item>, encoder: &Mutex<Encoder>) -> ShardResult {
+    async fn send_shard(&self, items: Vec<Item>) -> ShardResult {
         for request in requests(items, self.max_per_send) {
-            if self.send_request(request, encoder).await == ShardResult::Aborted {
+            if self.send_request(request).await == ShardResult::Aborted {
                 return ShardResult::Aborted;
             }
         }
@@ -161,10 +162,10 @@ impl SendShared<'_> {
 
     /// Sends one request, splitting it on 400/413, until all of it is
     /// delivered or dropped.
-    async fn send_request(&self, request: Vec<Group>, encoder: &Mutex<Encoder>) -> ShardResult {
+    async fn send_request(&self, request: Vec<Group>) -> ShardResult {
         let mut work: VecDeque<Vec<Group>> = VecDeque::from([request]);
         while let Some(groups) = work.pop_front() {
-            match self.send_until_decided(&groups, encoder).await {
+            match self.send_until_decided(&groups).await {
                 Outcome::Aborted => return ShardResult::Aborted,
                 Outcome::Delivered => {}
                 Outcome::Dropped(reason) => self.dropped(&groups, reason),
@@ -190,14 +191,14 @@ impl SendShared<'_> {
         ShardResult::Done
     }
 
-    async fn send_until_decided(&self, groups: &[Group], encoder: &Mutex<Encoder>) -> Outcome {
+    async fn send_until_decided(&self, groups: &[Group]) -> Outcome {
         let n = sample_count(groups) as u64;
         let mut backoff = Backoff::new(self.min_backoff, self.max_backoff, Jitter::Equal);
         let mut first_429: Option<Instant> = None;
         // Encoded once; every retry sends the same bytes.
         let series = groups.iter().map(|g| (&*g.labels, &g.samples[..]));
         let encoded = {
-            let mut encoder = encoder.lock().unwrap_or_else(|e| e.into_inner());
+            let mut encoder = self.encoder.lock().unwrap_or_else(|e| e.into_inner());
             encoder.encode_with_external(series, self.external).map(bytes::Bytes::copy_from_slice)
         };
         let body = match encoded {
