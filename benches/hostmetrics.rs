@@ -99,6 +99,11 @@ fn bench_collection(c: &mut Criterion) {
             black_box(buf.len())
         })
     });
+    // `cargo test` runs this bench once, unoptimized: the figures then only
+    // show that the measurement works.
+    if cfg!(debug_assertions) {
+        println!("hostmetrics: unoptimized test build: the figures below are not a measurement (cargo bench --bench hostmetrics gives them)");
+    }
     let tern = tern_cpu_per_collection(&host);
     println!("hostmetrics: tern CPU per collection: {:.3} ms ({ROUNDS} collections)", tern * 1e3);
     match node_exporter_cpu_per_scrape() {
