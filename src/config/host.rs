@@ -182,11 +182,28 @@ pub struct HostMetricsConfig {
     pub textfile_directory: Option<PathBuf>,
     /// `None`: every collector.
     pub collectors: Option<Vec<String>>,
+    pub options: CollectorOptions,
+}
+
+/// The collector options tern takes from node_exporter's flags (regexes,
+/// unanchored as Go's `MatchString`): what the `host_metrics:` block and
+/// `tern hostmetrics` set, and what the collectors run with
+/// (`hostmetrics::Options`, whose `Default` is Debian's
+/// `prometheus-node-exporter` 1.5, which patches some of upstream's).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectorOptions {
+    /// `--collector.filesystem.mount-points-exclude`; empty excludes every mount.
     pub filesystem_mount_points_exclude: String,
+    /// `--collector.filesystem.fs-types-exclude`; empty excludes every mount.
     pub filesystem_fs_types_exclude: String,
+    /// `--collector.netdev.device-exclude`; empty excludes nothing.
     pub netdev_device_exclude: String,
+    /// `--collector.netdev.device-include`; empty includes all. Only one of
+    /// include and exclude may be non-empty.
     pub netdev_device_include: String,
+    /// `--collector.diskstats.device-exclude`; empty excludes nothing.
     pub diskstats_device_exclude: String,
+    /// `--collector.diskstats.device-include`; as netdev's.
     pub diskstats_device_include: String,
 }
 
@@ -277,12 +294,14 @@ impl RawHostMetrics {
             rootfs: self.rootfs,
             textfile_directory,
             collectors: self.collectors,
-            filesystem_mount_points_exclude: self.filesystem_mount_points_exclude,
-            filesystem_fs_types_exclude: self.filesystem_fs_types_exclude,
-            netdev_device_exclude: self.netdev_device_exclude,
-            netdev_device_include: self.netdev_device_include,
-            diskstats_device_exclude: self.diskstats_device_exclude,
-            diskstats_device_include: self.diskstats_device_include,
+            options: CollectorOptions {
+                filesystem_mount_points_exclude: self.filesystem_mount_points_exclude,
+                filesystem_fs_types_exclude: self.filesystem_fs_types_exclude,
+                netdev_device_exclude: self.netdev_device_exclude,
+                netdev_device_include: self.netdev_device_include,
+                diskstats_device_exclude: self.diskstats_device_exclude,
+                diskstats_device_include: self.diskstats_device_include,
+            },
         })
     }
 }
@@ -317,12 +336,15 @@ mod tests {
             Some(PathBuf::from("/var/lib/prometheus/node-exporter"))
         );
         assert_eq!(host.collectors, None);
-        assert_eq!(host.filesystem_mount_points_exclude, defaults::FILESYSTEM_MOUNT_POINTS_EXCLUDE);
-        assert_eq!(host.filesystem_fs_types_exclude, defaults::FILESYSTEM_FS_TYPES_EXCLUDE);
-        assert_eq!(host.netdev_device_exclude, "^lo$");
-        assert_eq!(host.netdev_device_include, "");
-        assert_eq!(host.diskstats_device_exclude, defaults::DISKSTATS_DEVICE_EXCLUDE);
-        assert_eq!(host.diskstats_device_include, "");
+        assert_eq!(
+            host.options.filesystem_mount_points_exclude,
+            defaults::FILESYSTEM_MOUNT_POINTS_EXCLUDE
+        );
+        assert_eq!(host.options.filesystem_fs_types_exclude, defaults::FILESYSTEM_FS_TYPES_EXCLUDE);
+        assert_eq!(host.options.netdev_device_exclude, "^lo$");
+        assert_eq!(host.options.netdev_device_include, "");
+        assert_eq!(host.options.diskstats_device_exclude, defaults::DISKSTATS_DEVICE_EXCLUDE);
+        assert_eq!(host.options.diskstats_device_include, "");
         let host = load("host_metrics: {textfile_directory: ''}\n").unwrap().unwrap();
         assert_eq!(host.textfile_directory, None);
     }
@@ -333,12 +355,12 @@ mod tests {
                     filesystem_fs_types_exclude: '^tmpfs$'\n  netdev_device_exclude: ''\n  \
                     netdev_device_include: '^eth'\n  diskstats_device_exclude: '^loop'\n";
         let host = load(yaml).unwrap().unwrap();
-        assert_eq!(host.filesystem_mount_points_exclude, "^/(dev|proc|sys)($|/)");
-        assert_eq!(host.filesystem_fs_types_exclude, "^tmpfs$");
-        assert_eq!(host.netdev_device_exclude, "");
-        assert_eq!(host.netdev_device_include, "^eth");
-        assert_eq!(host.diskstats_device_exclude, "^loop");
-        assert_eq!(host.diskstats_device_include, "");
+        assert_eq!(host.options.filesystem_mount_points_exclude, "^/(dev|proc|sys)($|/)");
+        assert_eq!(host.options.filesystem_fs_types_exclude, "^tmpfs$");
+        assert_eq!(host.options.netdev_device_exclude, "");
+        assert_eq!(host.options.netdev_device_include, "^eth");
+        assert_eq!(host.options.diskstats_device_exclude, "^loop");
+        assert_eq!(host.options.diskstats_device_include, "");
     }
 
     #[test]

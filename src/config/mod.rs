@@ -37,8 +37,8 @@ mod tests;
 pub use duration::{format_duration, parse_duration, DurationError};
 pub use global::GlobalConfig;
 pub use host::{
-    defaults as host_metrics_defaults, hostname, HostMetricsConfig, RawHostMetrics,
-    KNOWN_COLLECTORS,
+    defaults as host_metrics_defaults, hostname, CollectorOptions, HostMetricsConfig,
+    RawHostMetrics, KNOWN_COLLECTORS,
 };
 pub use http::{
     Authorization, BasicAuth, HttpClientConfig, HttpHeader, OAuth2, Secret, TlsConfig, TlsVersion,

@@ -167,25 +167,9 @@ pub fn names() -> Vec<&'static str> {
     all().iter().map(|c| c.name()).collect()
 }
 
-/// The collector options tern takes from node_exporter's flags (regexes,
-/// unanchored as Go's `MatchString`). The defaults are those of Debian's
-/// `prometheus-node-exporter` 1.5, which patches some of upstream's.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Options {
-    /// `--collector.filesystem.mount-points-exclude`; empty excludes every mount.
-    pub filesystem_mount_points_exclude: String,
-    /// `--collector.filesystem.fs-types-exclude`; empty excludes every mount.
-    pub filesystem_fs_types_exclude: String,
-    /// `--collector.netdev.device-exclude`; empty excludes nothing.
-    pub netdev_device_exclude: String,
-    /// `--collector.netdev.device-include`; empty includes all. Only one of
-    /// include and exclude may be non-empty.
-    pub netdev_device_include: String,
-    /// `--collector.diskstats.device-exclude`; empty excludes nothing.
-    pub diskstats_device_exclude: String,
-    /// `--collector.diskstats.device-include`; as netdev's.
-    pub diskstats_device_include: String,
-}
+/// The collector options (defined with the config, which is data): the
+/// defaults below are Debian's `prometheus-node-exporter` 1.5's.
+pub use crate::config::CollectorOptions as Options;
 
 impl Default for Options {
     fn default() -> Self {
@@ -235,14 +219,7 @@ impl Settings {
             },
             textfile_directory: config.textfile_directory.clone(),
             collectors: config.collectors.clone(),
-            options: Options {
-                filesystem_mount_points_exclude: config.filesystem_mount_points_exclude.clone(),
-                filesystem_fs_types_exclude: config.filesystem_fs_types_exclude.clone(),
-                netdev_device_exclude: config.netdev_device_exclude.clone(),
-                netdev_device_include: config.netdev_device_include.clone(),
-                diskstats_device_exclude: config.diskstats_device_exclude.clone(),
-                diskstats_device_include: config.diskstats_device_include.clone(),
-            },
+            options: config.options.clone(),
         }
     }
 }
