@@ -52,7 +52,7 @@ fn assert_failed_after(good: &ScrapeBatch, down: &ScrapeBatch) {
     assert_eq!(down.stale(), good.scraped_series(), "stale markers = series of the last scrape");
     let at = down.scrape_ms().expect("up has a timestamp");
     for s in down.samples.iter().filter(|s| support::agent::is_stale(s.value)) {
-        assert_eq!(s.timestamp_ms, at, "stale marker {} not at the failed scrape's time", s.labels);
+        assert_eq!(s.timestamp_ms, at, "stale marker {} not at the failed scrape's time", s.series);
     }
     let names: Vec<&str> =
         down.samples.iter().filter(|s| !support::agent::is_stale(s.value)).map(name).collect();
@@ -60,7 +60,7 @@ fn assert_failed_after(good: &ScrapeBatch, down: &ScrapeBatch) {
 }
 
 fn name(s: &tern::scrape::SeriesSample) -> &str {
-    s.labels.get("__name__").unwrap_or_default()
+    s.series.get("__name__").unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,7 +78,7 @@ async fn successful_scrape_reports_the_automatic_series() {
         for auto in AUTO_SERIES {
             let s = b.samples.iter().find(|s| name(s) == auto).unwrap_or_else(|| panic!("{auto}"));
             assert_eq!(
-                s.labels.to_string(),
+                s.series.to_string(),
                 format!("{{__name__=\"{auto}\", instance=\"{instance}\", job=\"app\"}}")
             );
             assert_eq!(s.timestamp_ms, at, "{auto} at the scrape's time");
@@ -94,8 +94,8 @@ async fn successful_scrape_reports_the_automatic_series() {
         );
         assert_eq!(b.scraped().len(), 3);
         for s in b.scraped() {
-            assert_eq!(s.labels.get("job"), Some("app"));
-            assert_eq!(s.labels.get("instance"), Some(instance.as_str()));
+            assert_eq!(s.series.get("job"), Some("app"));
+            assert_eq!(s.series.get("instance"), Some(instance.as_str()));
             assert_eq!(s.timestamp_ms, at);
         }
         assert!(b.stale().is_empty());
@@ -385,7 +385,7 @@ async fn file_sd_targets_survive_a_broken_file_and_follow_a_fixed_one() {
             .samples
             .iter()
             .filter(|s| AUTO_SERIES.contains(&name(s)))
-            .map(|s| s.labels.to_string()),
+            .map(|s| s.series.to_string()),
     );
     assert_eq!(gone.stale(), want, "every series of the old target and its automatic series");
     agent.batches.next_with_up(0, &ib, 1.0).await;

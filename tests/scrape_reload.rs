@@ -25,7 +25,7 @@ fn inst(addr: SocketAddr) -> String {
 
 /// Every series a scrape batch names: scraped ones and automatic ones.
 fn all_series(b: &ScrapeBatch) -> BTreeSet<String> {
-    b.samples.iter().map(|s| s.labels.to_string()).collect()
+    b.samples.iter().map(|s| s.series.to_string()).collect()
 }
 
 /// Asserts that no batch of `instance` holds a stale marker.
@@ -171,8 +171,8 @@ async fn changed_job_restarts_its_targets_without_stale_markers_for_continuing_s
     let temperature: BTreeSet<String> = before
         .samples
         .iter()
-        .filter(|s| s.labels.get("__name__") == Some("temperature_celsius"))
-        .map(|s| s.labels.to_string())
+        .filter(|s| s.series.get("__name__") == Some("temperature_celsius"))
+        .map(|s| s.series.to_string())
         .collect();
     assert_eq!(first.stale(), temperature);
     assert_eq!(first.up(), Some(1.0));

@@ -92,7 +92,7 @@ async fn tern_produces_the_series_prometheus_stores() {
         while let Some(batch) = batches.recv().await {
             for s in batch.samples {
                 if s.value.to_bits() != STALE_NAN_BITS {
-                    seen.insert(to_series(&s.labels));
+                    seen.insert(to_series(s.series.labels()));
                 }
             }
         }

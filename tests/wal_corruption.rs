@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tern::labels::Labels;
+use tern::labels::{Labels, Series};
 use tern::scrape::SeriesSample;
 use tern::wal::{Corruption, FsyncPolicy, Position, Wal, WalMetrics, WalOptions, WalSample};
 
@@ -22,15 +22,17 @@ impl Built {
     fn new(dir: &Path) -> Self {
         let (mut wal, _) = Wal::open(options(dir), WalMetrics::unregistered()).unwrap();
         let series: Vec<_> = (0..12)
-            .map(|i| Arc::new(Labels::from_pairs([("__name__", "m"), ("i", &i.to_string())])))
+            .map(|i| {
+                let labels = Labels::from_pairs([("__name__", "m"), ("i", &i.to_string())]);
+                Arc::new(Series::new(labels))
+            })
             .collect();
         let mut batches = Vec::new();
         for b in 0..60i64 {
             let batch: Vec<_> = series
                 .iter()
                 .map(|l| SeriesSample {
-                    labels: l.clone(),
-                    hash: l.stable_hash(),
+                    series: l.clone(),
                     timestamp_ms: b * 1000,
                     value: (b * b) as f64 + 0.5,
                 })
@@ -83,8 +85,8 @@ fn read_all(wal: &Wal) -> Vec<WalSample> {
 
 #[track_caller]
 fn assert_same(got: &[WalSample], want: &[SeriesSample]) {
-    let got: Vec<_> = got.iter().map(|s| (s.labels.clone(), s.timestamp_ms, s.value)).collect();
-    let want: Vec<_> = want.iter().map(|s| (s.labels.clone(), s.timestamp_ms, s.value)).collect();
+    let got: Vec<_> = got.iter().map(|s| (s.series.clone(), s.timestamp_ms, s.value)).collect();
+    let want: Vec<_> = want.iter().map(|s| (s.series.clone(), s.timestamp_ms, s.value)).collect();
     assert_eq!(got, want);
 }
 

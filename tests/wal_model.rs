@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use proptest::sample::Index;
-use tern::labels::Labels;
+use tern::labels::{Labels, Series};
 use tern::scrape::SeriesSample;
 use tern::wal::{Cursor, FsyncPolicy, Position, Wal, WalMetrics, WalOptions, WalSample};
 
@@ -61,7 +61,7 @@ struct Harness {
     dir: PathBuf,
     wal: Option<Wal>,
     cursor: Cursor,
-    series: Vec<Arc<Labels>>,
+    series: Vec<Arc<Series>>,
     /// Surviving batches: position after each, and its samples.
     batches: Vec<(Position, Vec<SeriesSample>)>,
     committed: Position,
@@ -82,7 +82,8 @@ impl Harness {
         let (wal, _) = Wal::open(options(dir), WalMetrics::unregistered()).unwrap();
         let cursor = wal.register_cursor("remote");
         let series = (0..8)
-            .map(|i| Arc::new(Labels::from_pairs([("__name__", "m"), ("s", &i.to_string())])))
+            .map(|i| Labels::from_pairs([("__name__", "m"), ("s", &i.to_string())]))
+            .map(|l| Arc::new(Series::new(l)))
             .collect();
         Harness {
             dir: dir.to_owned(),
@@ -141,8 +142,7 @@ impl Harness {
                     2 => self.clock as f64 / 1e3 + f64::from(v) * 0.01,
                     _ => 1.0,
                 };
-                let hash = labels.stable_hash();
-                SeriesSample { labels, hash, timestamp_ms: self.clock + i64::from(jitter), value }
+                SeriesSample { series: labels, timestamp_ms: self.clock + i64::from(jitter), value }
             })
             .collect();
         let before = self.wal().head();
@@ -193,15 +193,18 @@ impl Harness {
         let want = self.expected();
         let got_view: Vec<_> = got
             .iter()
-            .map(|s| (s.end, (*s.labels).clone(), s.hash, s.timestamp_ms, s.value.to_bits()))
+            .map(|s| {
+                let labels = s.series.labels().clone();
+                (s.end, labels, s.series.hash(), s.timestamp_ms, s.value.to_bits())
+            })
             .collect();
         let want_view: Vec<_> = want
             .iter()
             .map(|(end, s)| {
                 (
                     *end,
-                    (*s.labels).clone(),
-                    s.labels.stable_hash(),
+                    s.series.labels().clone(),
+                    s.series.stable_hash(),
                     s.timestamp_ms,
                     s.value.to_bits(),
                 )

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use tern::labels::Labels;
+use tern::labels::{Labels, Series};
 use tern::scrape::SeriesSample;
 use tern::wal::{FsyncPolicy, Position, Wal, WalMetrics, WalOptions, WalReader, WalSample};
 
@@ -22,10 +22,9 @@ fn options(dir: &Path, max_size: u64) -> WalOptions {
 fn batch(b: i64) -> Vec<SeriesSample> {
     (0..8)
         .map(|i| {
-            let labels = Arc::new(Labels::from_pairs([("__name__", "m"), ("i", &i.to_string())]));
+            let labels = Labels::from_pairs([("__name__", "m"), ("i", &i.to_string())]);
             SeriesSample {
-                hash: labels.stable_hash(),
-                labels,
+                series: Arc::new(Series::new(labels)),
                 timestamp_ms: b * 1000,
                 value: (b * 31 + i) as f64 * 1.25,
             }

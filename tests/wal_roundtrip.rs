@@ -4,18 +4,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tern::labels::Labels;
+use tern::labels::{Labels, Series};
 use tern::scrape::SeriesSample;
 use tern::wal::{Cursor, FsyncPolicy, Position, Wal, WalMetrics, WalOptions, WalReader, WalSample};
 
 const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
 
-fn series(name: &str, instance: &str) -> Arc<Labels> {
-    Arc::new(Labels::from_pairs([("__name__", name), ("instance", instance), ("job", "node")]))
+fn series(name: &str, instance: &str) -> Arc<Series> {
+    let labels = Labels::from_pairs([("__name__", name), ("instance", instance), ("job", "node")]);
+    Arc::new(Series::new(labels))
 }
 
-fn sample(labels: &Arc<Labels>, timestamp_ms: i64, value: f64) -> SeriesSample {
-    SeriesSample { labels: labels.clone(), hash: labels.stable_hash(), timestamp_ms, value }
+fn sample(series: &Arc<Series>, timestamp_ms: i64, value: f64) -> SeriesSample {
+    SeriesSample { series: series.clone(), timestamp_ms, value }
 }
 
 fn options(dir: &std::path::Path, segment_size: u64) -> WalOptions {
@@ -36,8 +37,8 @@ fn read_all(reader: &mut WalReader) -> Vec<WalSample> {
 fn assert_same(got: &[WalSample], want: &[SeriesSample]) {
     assert_eq!(got.len(), want.len(), "sample count");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert_eq!(g.labels, w.labels, "labels of sample {i}");
-        assert_eq!(g.hash, w.labels.stable_hash(), "hash of sample {i}");
+        assert_eq!(g.series.labels(), w.series.labels(), "labels of sample {i}");
+        assert_eq!(g.series.hash(), w.series.stable_hash(), "hash of sample {i}");
         assert_eq!(g.timestamp_ms, w.timestamp_ms, "timestamp of sample {i}");
         assert_eq!(g.value.to_bits(), w.value.to_bits(), "value bits of sample {i}");
     }

@@ -29,6 +29,7 @@ use crate::scrape::metrics::ScrapeMetrics;
 use crate::scrape::{self, ScrapeBatch, ScrapeJob};
 use crate::server::{self, ReloadRequest, ServerState};
 
+mod process;
 mod storage;
 
 pub use storage::Storage;
@@ -142,6 +143,7 @@ async fn start_with(
     storage: Option<Storage>,
     mut registry: Registry,
 ) -> Result<Handle, AppError> {
+    registry.register_collector(Box::new(process::ProcessCollector));
     let scrape_metrics = ScrapeMetrics::register(&mut registry);
     let discovery_metrics = DiscoveryMetrics::register(&mut registry);
     let (mut discovery, discovered) = discovery::Manager::new(discovery_metrics);

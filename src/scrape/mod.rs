@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use crate::labels::Labels;
+use crate::labels::{Labels, Series};
 
 pub mod fetch;
 pub mod job;
@@ -28,12 +28,10 @@ pub use job::ScrapeJob;
 pub use manager::Manager;
 pub use target::{DroppedTarget, Target};
 
-/// One sample with its final label set.
+/// One sample of a series (its final label set and hash).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesSample {
-    pub labels: Arc<Labels>,
-    /// `labels.stable_hash()`, computed once per series (cache miss).
-    pub hash: u64,
+    pub series: Arc<Series>,
     pub timestamp_ms: i64,
     pub value: f64,
 }

@@ -28,7 +28,7 @@ use hashbrown::hash_table;
 use std::sync::Arc;
 
 use crate::exposition::{Entry, Format, Parser, STALE_NAN_BITS};
-use crate::labels::{Interner, Labels, LabelsBuilder, METRIC_NAME};
+use crate::labels::{Interner, Labels, LabelsBuilder, Series, METRIC_NAME};
 use crate::relabel::{self, Rule};
 
 use super::{Limits, SeriesSample};
@@ -104,7 +104,7 @@ pub struct AppendStats {
 #[derive(Debug)]
 struct CacheEntry {
     /// `None`: dropped by metric_relabel_configs.
-    series: Option<(Arc<Labels>, u64)>,
+    series: Option<Arc<Series>>,
     last_seen: u32,
     /// The iteration whose append last stored this entry's sample (0: none).
     stored: u32,
@@ -119,7 +119,7 @@ struct CacheEntry {
 
 #[derive(Debug, Clone)]
 struct PrevSeries {
-    labels: Arc<Labels>,
+    series: Arc<Series>,
     explicit_timestamp: bool,
 }
 
@@ -135,7 +135,7 @@ pub struct SeriesState {
     last_ok: u32,
     /// Series stored by the previous loop of this target (see `inherit`).
     inherited: HashMap<u64, PrevSeries>,
-    auto: [(Arc<Labels>, u64); 5],
+    auto: [Arc<Series>; 5],
 }
 
 const AUTO_NAMES: [&str; 5] = [
@@ -151,9 +151,7 @@ impl SeriesState {
         let auto = AUTO_NAMES.map(|name| {
             let mut b = settings.target_labels.builder();
             b.set(METRIC_NAME, name);
-            let labels = b.build();
-            let hash = labels.stable_hash();
-            (Arc::new(labels), hash)
+            Arc::new(Series::new(b.build()))
         });
         SeriesState {
             settings,
@@ -177,9 +175,9 @@ impl SeriesState {
         let last_ok = self.last_ok;
         let cached = self.cache.values().filter(move |e| last_ok != 0 && e.stored == last_ok);
         let cached = cached.filter_map(|e| {
-            let (labels, hash) = e.series.as_ref()?;
+            let series = e.series.clone()?;
             let explicit_timestamp = e.explicit_timestamp;
-            Some((*hash, PrevSeries { labels: labels.clone(), explicit_timestamp }))
+            Some((series.hash(), PrevSeries { series, explicit_timestamp }))
         });
         self.inherited.iter().map(|(h, p)| (*h, p.clone())).chain(cached)
     }
@@ -227,13 +225,8 @@ impl SeriesState {
             stats.post_relabel as f64,
             stats.series_added as f64,
         ];
-        for ((labels, hash), value) in self.auto.iter().zip(values) {
-            out.push(SeriesSample {
-                labels: labels.clone(),
-                hash: *hash,
-                timestamp_ms: scrape_ms,
-                value,
-            });
+        for (series, value) in self.auto.iter().zip(values) {
+            out.push(SeriesSample { series: series.clone(), timestamp_ms: scrape_ms, value });
         }
         (stats, error)
     }
@@ -244,10 +237,9 @@ impl SeriesState {
         let n = self.mark_stale(None, at_ms, out);
         self.last_ok = 0;
         self.inherited = HashMap::new();
-        for (labels, hash) in &self.auto {
+        for series in &self.auto {
             out.push(SeriesSample {
-                labels: labels.clone(),
-                hash: *hash,
+                series: series.clone(),
                 timestamp_ms: at_ms,
                 value: stale_nan(),
             });
@@ -275,11 +267,10 @@ impl SeriesState {
             let (entry, hit) = self.cache.get_or_insert(sample.series, || {
                 let series = Self::label_sample(settings, &sample)?.map(|l| {
                     let hash = l.stable_hash();
-                    let labels = match &settings.interner {
+                    match &settings.interner {
                         Some(i) => i.intern(l, hash),
-                        None => Arc::new(l),
-                    };
-                    (labels, hash)
+                        None => Arc::new(Series::with_hash(l, hash)),
+                    }
                 });
                 Ok(CacheEntry {
                     series,
@@ -291,8 +282,8 @@ impl SeriesState {
                 })
             })?;
             entry.last_seen = iteration;
-            let Some((labels, hash)) = &entry.series else { continue };
-            let hash = *hash;
+            let Some(series) = &entry.series else { continue };
+            let hash = series.hash();
             stats.post_relabel += 1;
             // Over the limit: keep counting to the end (the automatic series
             // report the whole body, as in Prometheus), store nothing.
@@ -312,12 +303,7 @@ impl SeriesState {
             if !hit && !self.inherited.contains_key(&hash) {
                 stats.series_added += 1;
             }
-            out.push(SeriesSample {
-                labels: labels.clone(),
-                hash,
-                timestamp_ms,
-                value: sample.value,
-            });
+            out.push(SeriesSample { series: series.clone(), timestamp_ms, value: sample.value });
             entry.stored_before = entry.stored;
             entry.stored = iteration;
             entry.explicit_before = entry.explicit_timestamp;
@@ -451,12 +437,7 @@ impl SeriesState {
             if prev.explicit_timestamp && !self.settings.track_timestamps_staleness {
                 continue;
             }
-            out.push(SeriesSample {
-                labels: prev.labels,
-                hash,
-                timestamp_ms: at_ms,
-                value: stale_nan(),
-            });
+            out.push(SeriesSample { series: prev.series, timestamp_ms: at_ms, value: stale_nan() });
             n += 1;
         }
         n
@@ -480,7 +461,9 @@ impl SeriesState {
 #[derive(Debug)]
 struct SeriesCache {
     index: hashbrown::HashTable<u32>,
-    entries: Vec<(u128, CacheEntry)>,
+    /// (key, entry); the key as two words, so the pair is not padded to
+    /// u128's 16-byte alignment.
+    entries: Vec<([u64; 2], CacheEntry)>,
     seed: u64,
 }
 
@@ -497,8 +480,8 @@ fn key_seed() -> u64 {
 }
 
 /// The hash-table hash of a key: its low half (XXH3 mixes every bit).
-fn bucket_hash(key: u128) -> u64 {
-    key as u64
+fn bucket_hash(key: [u64; 2]) -> u64 {
+    key[0]
 }
 
 impl SeriesCache {
@@ -523,6 +506,7 @@ impl SeriesCache {
         make: impl FnOnce() -> Result<CacheEntry, E>,
     ) -> Result<(&mut CacheEntry, bool), E> {
         let key = xxhash_rust::xxh3::xxh3_128_with_seed(text.as_bytes(), self.seed);
+        let key = [key as u64, (key >> 64) as u64];
         let entries = &self.entries;
         let found = self.index.entry(
             bucket_hash(key),

@@ -7,11 +7,10 @@ use std::sync::Arc;
 use super::error::Corruption;
 use super::record::{Input, FLAG_SAME_TIMESTAMP};
 use super::{Position, WalSample};
-use crate::labels::{Interner, Labels};
+use crate::labels::{Interner, Labels, Series};
 
 struct DecodedSeries {
-    labels: Arc<Labels>,
-    hash: u64,
+    series: Arc<Series>,
     prev_bits: u64,
 }
 
@@ -51,31 +50,30 @@ impl Decoder {
                 let value = input.str()?;
                 pairs.push((name, value));
             }
-            let (labels, hash) = self.labels_of(&pairs);
-            self.series.push(DecodedSeries { labels, hash, prev_bits: 0 });
+            let series = self.series_of(&pairs);
+            self.series.push(DecodedSeries { series, prev_bits: 0 });
             n += 1;
         }
         Ok(n)
     }
 
-    /// The label set of decoded pairs: the running process' shared copy when
-    /// it has one (no allocation), else a new one (offered for sharing).
-    fn labels_of(&self, pairs: &[(&str, &str)]) -> (Arc<Labels>, u64) {
+    /// The series of decoded pairs: the running process' shared one when it
+    /// has it (no allocation), else a new one (offered for sharing).
+    fn series_of(&self, pairs: &[(&str, &str)]) -> Arc<Series> {
         // Written from sorted sets without empty values: the pairs hash as
         // the set they build.
         let hash = Labels::stable_hash_of(pairs.iter().copied());
         // One walk of the set's buffer (its len() would be another).
         let same = |l: &Labels| l.iter().map(|a| (a.name, a.value)).eq(pairs.iter().copied());
         if let Some(shared) = self.interner.as_ref().and_then(|i| i.get(hash, same)) {
-            return (shared, hash);
+            return shared;
         }
-        let labels = Labels::from_sorted(pairs.iter().copied());
-        let hash = labels.stable_hash();
-        let labels = Arc::new(labels);
+        // Rebuilt and rehashed: damaged-but-valid input may be unsorted.
+        let series = Arc::new(Series::new(Labels::from_sorted(pairs.iter().copied())));
         if let Some(i) = &self.interner {
-            i.insert(hash, &labels);
+            i.insert(&series);
         }
-        (labels, hash)
+        series
     }
 
     /// Decodes a Samples record that ends at `end`, updating the value state;
@@ -127,8 +125,7 @@ impl Decoder {
             series.prev_bits = bits;
             if let Some(out) = out.as_deref_mut() {
                 out.push_back(WalSample {
-                    labels: series.labels.clone(),
-                    hash: series.hash,
+                    series: series.series.clone(),
                     timestamp_ms,
                     value: f64::from_bits(bits),
                     end,
@@ -157,9 +154,21 @@ mod tests {
     use crate::scrape::SeriesSample;
     use proptest::prelude::*;
 
+    /// A sample of series `name`, one `Series` per name (as the scrape
+    /// cache shares them).
     fn sample(name: &str, ts: i64, value: f64) -> SeriesSample {
-        let labels = Arc::new(Labels::from_pairs([("__name__", name), ("job", "node")]));
-        SeriesSample { hash: labels.stable_hash(), labels, timestamp_ms: ts, value }
+        thread_local! {
+            static SERIES: std::cell::RefCell<Vec<Arc<Series>>> = Default::default();
+        }
+        let series = SERIES.with_borrow_mut(|all| {
+            if let Some(s) = all.iter().find(|s| s.get("__name__") == Some(name)) {
+                return s.clone();
+            }
+            let labels = Labels::from_pairs([("__name__", name), ("job", "node")]);
+            all.push(Arc::new(Series::new(labels)));
+            all[all.len() - 1].clone()
+        });
+        SeriesSample { series, timestamp_ms: ts, value }
     }
 
     /// Decodes every record of `buf` (one segment's bytes).
@@ -200,7 +209,10 @@ mod tests {
         let want: Vec<_> = batches.concat();
         assert_eq!(got.len(), want.len());
         for (g, w) in got.iter().zip(&want) {
-            assert_eq!((&*g.labels, g.hash, g.timestamp_ms), (&*w.labels, w.hash, w.timestamp_ms));
+            assert_eq!(
+                (&*g.series, g.series.hash(), g.timestamp_ms),
+                (&*w.series, w.series.hash(), w.timestamp_ms)
+            );
             assert_eq!(g.value.to_bits(), w.value.to_bits());
         }
         assert_eq!(enc.series_count(), 3);
@@ -208,21 +220,51 @@ mod tests {
 
     #[test]
     fn colliding_hashes_keep_series_apart() {
-        let mut a = sample("a", 1, 1.0);
-        let mut b = sample("b", 1, 2.0);
-        let c = sample("a", 1, 1.0);
-        (a.hash, b.hash) = (7, 7);
-        let c = SeriesSample { hash: 7, labels: Arc::new((*c.labels).clone()), ..c };
+        let with_hash = |name: &str, hash: u64, v: f64| SeriesSample {
+            series: Arc::new(Series::with_hash(Labels::from_pairs([("__name__", name)]), hash)),
+            timestamp_ms: 1,
+            value: v,
+        };
+        let (a, b) = (with_hash("a", 7, 1.0), with_hash("b", 7, 2.0));
+        // Equal labels in another series object: declared again, still right.
+        let c = with_hash("a", 7, 3.0);
         let mut enc = Encoder::default();
         let mut buf = Vec::new();
-        enc.encode(&[a.clone(), b.clone(), c], &mut buf).unwrap();
-        enc.encode(&[b.clone(), a.clone()], &mut buf).unwrap();
-        assert_eq!(enc.series_count(), 2, "equal labels behind another Arc are the same series");
+        enc.encode(&[a.clone(), b.clone(), c.clone()], &mut buf).unwrap();
+        enc.encode(&[b.clone(), a.clone(), c], &mut buf).unwrap();
+        assert_eq!(enc.series_count(), 3);
         let got = decode_all(&buf).unwrap();
         let names: Vec<_> =
-            got.iter().map(|s| (s.labels.get("__name__").unwrap(), s.value)).collect();
-        assert_eq!(names, [("a", 1.0), ("b", 2.0), ("a", 1.0), ("b", 2.0), ("a", 1.0)]);
-        assert!(got.iter().all(|s| s.hash == s.labels.stable_hash()), "hash recomputed on decode");
+            got.iter().map(|s| (s.series.get("__name__").unwrap(), s.value)).collect();
+        let want = [("a", 1.0), ("b", 2.0), ("a", 3.0), ("b", 2.0), ("a", 1.0), ("a", 3.0)];
+        assert_eq!(names, want);
+        assert!(
+            got.iter().all(|s| s.series.hash() == s.series.stable_hash()),
+            "rehashed on decode"
+        );
+    }
+
+    #[test]
+    fn each_encoder_declares_the_series_it_has_not_written() {
+        let batch = [sample("a", 1, 1.0), sample("b", 1, 2.0)];
+        let (mut first, mut second) = (Encoder::default(), Encoder::default());
+        let (mut buf1, mut buf2) = (Vec::new(), Vec::new());
+        first.encode(&batch, &mut buf1).unwrap();
+        // Another encoder (another WAL, or the next segment) sees the refs
+        // the first one left in the series and must not use them.
+        second.encode(&batch[1..], &mut buf2).unwrap();
+        first.encode(&batch, &mut buf1).unwrap();
+        second.encode(&batch, &mut buf2).unwrap();
+        let names = |buf: &[u8]| -> Vec<String> {
+            let got = decode_all(buf).unwrap();
+            got.iter().map(|s| s.series.get("__name__").unwrap().to_owned()).collect()
+        };
+        assert_eq!(names(&buf1), ["a", "b", "a", "b"]);
+        assert_eq!(names(&buf2), ["b", "a", "b"]);
+        first.reset();
+        let mut buf3 = Vec::new();
+        first.encode(&batch, &mut buf3).unwrap();
+        assert_eq!((first.series_count(), names(&buf3)), (2, vec!["a".into(), "b".into()]));
     }
 
     #[test]

@@ -2,14 +2,10 @@
 //! table and the batch encoder.
 //!
 //! Nothing here allocates per sample once a segment has seen its series: the
-//! output buffer and the ref scratch vector are reused, the series lookup is
-//! one hash-map probe keyed by the series hash (plus a pointer comparison of
-//! the label sets, which the scrape cache shares).
+//! output buffer and the ref scratch vector are reused, and a series' ref is
+//! read from the series itself (see [`Series::wal_ref`]), with no lookup.
 
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::record::{
     begin_record, finish_record, put_varint, put_xor, put_zigzag, varint_len, FLAG_SAME_TIMESTAMP,
@@ -23,44 +19,31 @@ const SERIES_RECORD_TARGET: usize = 1 << 20;
 /// Samples per Samples record; larger batches take several records.
 pub(crate) const MAX_SAMPLES_PER_RECORD: usize = 1 << 16;
 
-/// Hasher for keys that are already hashes. FNV-1a's low bits are weak (the
-/// map indexes buckets by them), so fold the high half in and multiply.
-#[derive(Default)]
-pub(crate) struct PrehashedHasher(u64);
+/// Epochs of segment encoders, unique in the process: a series' recorded
+/// ref is valid only for the encoder state of its epoch.
+static NEXT_EPOCH: AtomicU32 = AtomicU32::new(1);
 
-impl Hasher for PrehashedHasher {
-    fn finish(&self) -> u64 {
-        (self.0 ^ (self.0 >> 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
+fn new_epoch() -> u32 {
+    loop {
+        let e = NEXT_EPOCH.fetch_add(1, Ordering::Relaxed);
+        if e != 0 {
+            return e;
         }
     }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
 }
 
-pub(crate) type Prehashed = BuildHasherDefault<PrehashedHasher>;
-
-struct WriterSeries {
-    labels: Arc<Labels>,
-    prev_bits: u64,
-}
-
-/// The current segment's series: ref (index) -> labels and previous value.
-#[derive(Default)]
+/// The current segment's series: ref (index) -> previous value. Each series
+/// carries the ref this encoder's epoch gave it.
 pub(crate) struct Encoder {
-    by_hash: HashMap<u64, u32, Prehashed>,
-    /// Further refs whose hash equals a key of `by_hash` (a 64-bit collision).
-    collisions: HashMap<u64, Vec<u32>, Prehashed>,
-    series: Vec<WriterSeries>,
+    epoch: u32,
+    prev_bits: Vec<u64>,
     refs: Vec<u32>,
 }
 
-fn same_labels(a: &Arc<Labels>, b: &Arc<Labels>) -> bool {
-    Arc::ptr_eq(a, b) || a == b
+impl Default for Encoder {
+    fn default() -> Self {
+        Encoder { epoch: new_epoch(), prev_bits: Vec::new(), refs: Vec::new() }
+    }
 }
 
 /// Encoded size of a label set in a Series record.
@@ -76,36 +59,14 @@ fn label_set_len(labels: &Labels) -> usize {
 impl Encoder {
     /// Forgets every series: the next segment starts afresh.
     pub(crate) fn reset(&mut self) {
-        self.by_hash.clear();
-        self.collisions.clear();
-        self.series.clear();
+        self.epoch = new_epoch();
+        self.prev_bits.clear();
     }
 
     /// Number of series the current segment has declared.
     #[cfg(test)]
     pub(crate) fn series_count(&self) -> usize {
-        self.series.len()
-    }
-
-    fn lookup(&self, s: &SeriesSample) -> Option<u32> {
-        let r = *self.by_hash.get(&s.hash)?;
-        if same_labels(&self.series[r as usize].labels, &s.labels) {
-            return Some(r);
-        }
-        let more = self.collisions.get(&s.hash)?;
-        more.iter().copied().find(|&r| same_labels(&self.series[r as usize].labels, &s.labels))
-    }
-
-    fn insert(&mut self, s: &SeriesSample) -> u32 {
-        let r = self.series.len() as u32;
-        self.series.push(WriterSeries { labels: s.labels.clone(), prev_bits: 0 });
-        match self.by_hash.entry(s.hash) {
-            Entry::Occupied(_) => self.collisions.entry(s.hash).or_default().push(r),
-            Entry::Vacant(v) => {
-                v.insert(r);
-            }
-        }
-        r
+        self.prev_bits.len()
     }
 
     /// Appends the records for `samples` to `buf`: one Series record for the
@@ -120,11 +81,11 @@ impl Encoder {
         self.refs.clear();
         let mut open: Option<usize> = None;
         for s in samples {
-            if let Some(r) = self.lookup(s) {
+            if let Some(r) = s.series.wal_ref(self.epoch) {
                 self.refs.push(r);
                 continue;
             }
-            let size = label_set_len(&s.labels);
+            let size = label_set_len(s.series.labels());
             if size + 20 > MAX_PAYLOAD {
                 return Err(size);
             }
@@ -134,9 +95,12 @@ impl Encoder {
             if open.is_none() {
                 open = Some(begin_record(buf, SERIES));
             }
-            let r = self.insert(s);
+            let r =
+                u32::try_from(self.prev_bits.len()).expect("BUG: 4 billion series in a segment");
+            self.prev_bits.push(0);
+            s.series.set_wal_ref(self.epoch, r);
             self.refs.push(r);
-            put_series(buf, r, &s.labels);
+            put_series(buf, r, s.series.labels());
         }
         if let Some(start) = open {
             finish_record(buf, start);
@@ -165,10 +129,10 @@ impl Encoder {
             if !same {
                 put_zigzag(buf, s.timestamp_ms.wrapping_sub(base));
             }
-            let series = &mut self.series[r as usize];
+            let prev = &mut self.prev_bits[r as usize];
             let bits = s.value.to_bits();
-            put_xor(buf, bits ^ series.prev_bits);
-            series.prev_bits = bits;
+            put_xor(buf, bits ^ *prev);
+            *prev = bits;
         }
         finish_record(buf, start);
     }

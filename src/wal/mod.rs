@@ -124,7 +124,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use crate::labels::Labels;
+use crate::labels::Series;
 
 pub mod cursor;
 mod decode;
@@ -159,9 +159,7 @@ impl fmt::Display for Position {
 /// One sample read back from the log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WalSample {
-    pub labels: Arc<Labels>,
-    /// `labels.stable_hash()`, computed once per series and segment on decode.
-    pub hash: u64,
+    pub series: Arc<Series>,
     pub timestamp_ms: i64,
     pub value: f64,
     /// The position after the record the sample came from: committing it

@@ -92,12 +92,12 @@ pub trait BatchExt {
     fn stale(&self) -> BTreeSet<String>;
     /// Label sets (as printed) of the samples from the target's body.
     fn scraped_series(&self) -> BTreeSet<String> {
-        self.scraped().iter().map(|s| s.labels.to_string()).collect()
+        self.scraped().iter().map(|s| s.series.to_string()).collect()
     }
 }
 
 fn name_of(s: &SeriesSample) -> &str {
-    s.labels.get("__name__").unwrap_or_default()
+    s.series.get("__name__").unwrap_or_default()
 }
 
 impl BatchExt for ScrapeBatch {
@@ -124,7 +124,7 @@ impl BatchExt for ScrapeBatch {
     }
 
     fn stale(&self) -> BTreeSet<String> {
-        self.samples.iter().filter(|s| is_stale(s.value)).map(|s| s.labels.to_string()).collect()
+        self.samples.iter().filter(|s| is_stale(s.value)).map(|s| s.series.to_string()).collect()
     }
 }
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use tern::exposition::{Entry, Format, MetricType, Parser};
 use tern::labels::Labels;
+use tern::labels::Series as WalSeries;
 use tern::scrape::SeriesSample;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -25,8 +26,7 @@ enum Kind {
 }
 
 struct Series {
-    labels: Arc<Labels>,
-    hash: u64,
+    series: Arc<WalSeries>,
     kind: Kind,
     value: f64,
 }
@@ -80,14 +80,9 @@ impl Workload {
                         ("instance".into(), instance.into()),
                     ];
                     pairs.extend(s.labels().map(|l| (l.name.into_owned(), l.value.into_owned())));
-                    let labels = Arc::new(Labels::from_pairs(pairs));
+                    let labels = Arc::new(WalSeries::new(Labels::from_pairs(pairs)));
                     let kind = kind_of(family, &s.name, s.value);
-                    series.push(Series {
-                        hash: labels.stable_hash(),
-                        labels,
-                        kind,
-                        value: s.value,
-                    });
+                    series.push(Series { series: labels, kind, value: s.value });
                 }
                 _ => {}
             }
@@ -145,8 +140,7 @@ impl Workload {
             let s = &mut self.series[i];
             s.value = value;
             out.push(SeriesSample {
-                labels: s.labels.clone(),
-                hash: s.hash,
+                series: s.series.clone(),
                 timestamp_ms: self.timestamp_ms,
                 value,
             });

@@ -224,14 +224,15 @@ impl EndpointQueue {
                 too_old += 1;
                 continue;
             }
-            let Some(labels) = self.series.get(s.labels, s.hash) else {
+            let hash = s.series.hash();
+            let Some(series) = self.series.get(s.series) else {
                 relabeled += 1;
                 continue;
             };
-            let shard = (s.hash % shards as u64) as usize;
+            let shard = (hash % shards as u64) as usize;
             parts[shard].push(shard::Item {
-                labels,
-                hash: s.hash,
+                series,
+                hash,
                 timestamp_ms: s.timestamp_ms,
                 value: s.value,
             });

@@ -8,7 +8,7 @@
 use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
-use crate::labels::Labels;
+use crate::labels::{Labels, Series};
 use crate::relabel::{self, Rule};
 
 /// Final label sets of one endpoint, cached.
@@ -16,7 +16,7 @@ use crate::relabel::{self, Rule};
 pub struct SeriesLabels {
     external: Labels,
     rules: Arc<[Rule]>,
-    cache: HashMap<u64, (Arc<Labels>, Option<Arc<Labels>>)>,
+    cache: HashMap<u64, (Arc<Series>, Option<Arc<Series>>)>,
 }
 
 /// Entries kept before the cache is cleared (series churn bound).
@@ -27,22 +27,23 @@ impl SeriesLabels {
         SeriesLabels { external, rules, cache: HashMap::new() }
     }
 
-    /// The endpoint's label set for `labels` (hash `hash`), or `None` when
-    /// write relabeling drops the series.
-    pub fn get(&mut self, labels: Arc<Labels>, hash: u64) -> Option<Arc<Labels>> {
+    /// The endpoint's series for `series`, or `None` when write relabeling
+    /// drops it.
+    pub fn get(&mut self, series: Arc<Series>) -> Option<Arc<Series>> {
         if self.rules.is_empty() {
-            return Some(labels);
+            return Some(series);
         }
+        let hash = series.hash();
         if let Some((orig, done)) = self.cache.get(&hash) {
-            if Arc::ptr_eq(orig, &labels) || **orig == *labels {
+            if Arc::ptr_eq(orig, &series) || **orig == *series {
                 return done.clone();
             }
         }
         if self.cache.len() >= MAX_CACHED {
             self.cache.clear();
         }
-        let done = self.compute(&labels).map(Arc::new);
-        self.cache.insert(hash, (labels, done.clone()));
+        let done = self.compute(series.labels()).map(|l| Arc::new(Series::new(l)));
+        self.cache.insert(hash, (series, done.clone()));
         done
     }
 
@@ -82,8 +83,8 @@ mod tests {
     fn without_rules_the_series_labels_are_shared_not_copied() {
         let mut s =
             SeriesLabels::new(Labels::from_pairs([("replica", "a"), ("env", "prod")]), rules(&[]));
-        let l = Arc::new(Labels::from_pairs([("__name__", "up"), ("env", "dev")]));
-        let got = s.get(l.clone(), l.stable_hash()).unwrap();
+        let l = Arc::new(Series::new(Labels::from_pairs([("__name__", "up"), ("env", "dev")])));
+        let got = s.get(l.clone()).unwrap();
         assert!(Arc::ptr_eq(&got, &l));
         assert_eq!(s.external().to_string(), r#"{env="prod", replica="a"}"#);
     }
@@ -94,8 +95,8 @@ mod tests {
             Labels::from_pairs([("replica", "a"), ("env", "prod")]),
             rules(&["{source_labels: [__name__], regex: 'nothing', action: drop}"]),
         );
-        let l = Arc::new(Labels::from_pairs([("__name__", "up"), ("env", "dev")]));
-        let got = s.get(l.clone(), l.stable_hash()).unwrap();
+        let l = Arc::new(Series::new(Labels::from_pairs([("__name__", "up"), ("env", "dev")])));
+        let got = s.get(l.clone()).unwrap();
         assert_eq!(got.to_string(), r#"{__name__="up", env="dev", replica="a"}"#);
     }
 
@@ -105,11 +106,11 @@ mod tests {
             Labels::from_pairs([("replica", "a")]),
             rules(&["{source_labels: [__name__, replica], regex: 'go_.*;a', action: drop}"]),
         );
-        let go = Arc::new(Labels::from_pairs([("__name__", "go_goroutines")]));
-        let up = Arc::new(Labels::from_pairs([("__name__", "up")]));
-        assert_eq!(s.get(go.clone(), go.stable_hash()), None);
-        assert!(s.get(up.clone(), up.stable_hash()).is_some());
+        let go = Arc::new(Series::new(Labels::from_pairs([("__name__", "go_goroutines")])));
+        let up = Arc::new(Series::new(Labels::from_pairs([("__name__", "up")])));
+        assert_eq!(s.get(go.clone()), None);
+        assert!(s.get(up.clone()).is_some());
         // Cached answers stay the same.
-        assert_eq!(s.get(go.clone(), go.stable_hash()), None);
+        assert_eq!(s.get(go.clone()), None);
     }
 }

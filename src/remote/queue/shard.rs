@@ -24,7 +24,7 @@ use smallvec::{smallvec, SmallVec};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::QueueConfig;
-use crate::labels::Labels;
+use crate::labels::{Labels, Series};
 use crate::remote::client::RemoteClient;
 use crate::remote::encode::{Encoder, SampleValue};
 use crate::remote::metrics::{Endpoint, EndpointReason, RemoteMetrics};
@@ -36,7 +36,10 @@ pub const RETRY_429_FOR: Duration = Duration::from_secs(10 * 60);
 /// One sample on its way to a shard.
 #[derive(Debug, Clone)]
 pub struct Item {
-    pub labels: Arc<Labels>,
+    /// The endpoint's series (after write relabeling).
+    pub series: Arc<Series>,
+    /// The WAL series' hash (before write relabeling): picks the shard and
+    /// the group, so each source series stays in timestamp order.
     pub hash: u64,
     pub timestamp_ms: i64,
     pub value: f64,
@@ -47,7 +50,7 @@ pub struct Item {
 /// per series.
 #[derive(Debug, Clone)]
 struct Group {
-    labels: Arc<Labels>,
+    series: Arc<Series>,
     samples: SmallVec<[SampleValue; 1]>,
 }
 
@@ -179,7 +182,7 @@ impl SendShared<'_> {
                         tracing::error!(
                             remote_name = %self.endpoint.remote_name,
                             url = %self.endpoint.url,
-                            series = %single.first().map(|g| g.labels.to_string()).unwrap_or_default(),
+                            series = %single.first().map(|g| g.series.to_string()).unwrap_or_default(),
                             %reason,
                             "remote write rejected a single series; its samples are dropped"
                         );
@@ -196,7 +199,7 @@ impl SendShared<'_> {
         let mut backoff = Backoff::new(self.min_backoff, self.max_backoff, Jitter::Equal);
         let mut first_429: Option<Instant> = None;
         // Encoded once; every retry sends the same bytes.
-        let series = groups.iter().map(|g| (&*g.labels, &g.samples[..]));
+        let series = groups.iter().map(|g| (g.series.labels(), &g.samples[..]));
         let encoded = {
             let mut encoder = self.encoder.lock().unwrap_or_else(|e| e.into_inner());
             encoder.encode_with_external(series, self.external).map(bytes::Bytes::copy_from_slice)
@@ -290,13 +293,13 @@ fn requests(items: Vec<Item>, max_per_send: usize) -> Vec<Vec<Group>> {
     let mut groups: Vec<Group> = Vec::new();
     // Label sets are moved, not cloned: a clone is an atomic increment
     // on the set's (rarely cached) memory, per sample.
-    for Item { labels, hash, timestamp_ms, value } in items {
+    for Item { series, hash, timestamp_ms, value } in items {
         let sample = SampleValue { timestamp_ms, value };
         match index.entry(hash) {
             std::collections::hash_map::Entry::Occupied(o) => groups[*o.get()].samples.push(sample),
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(groups.len());
-                groups.push(Group { labels, samples: smallvec![sample] });
+                groups.push(Group { series, samples: smallvec![sample] });
             }
         }
     }
@@ -317,7 +320,7 @@ fn requests(items: Vec<Item>, max_per_send: usize) -> Vec<Vec<Group>> {
             }
             let rest = split_samples(&mut g.samples, room);
             current.push(Group {
-                labels: g.labels.clone(),
+                series: g.series.clone(),
                 samples: std::mem::replace(&mut g.samples, rest),
             });
             requests.push(std::mem::take(&mut current));
@@ -353,7 +356,7 @@ fn split(mut groups: Vec<Group>, status: u16) -> Result<(Vec<Group>, Vec<Group>)
         Some(mut g) if g.samples.len() > 1 && (status == 413 || status == 400) => {
             let half = g.samples.len() / 2;
             let rest = split_samples(&mut g.samples, half);
-            let b = Group { labels: g.labels.clone(), samples: rest };
+            let b = Group { series: g.series.clone(), samples: rest };
             Ok((vec![g], vec![b]))
         }
         Some(g) => Err(vec![g]),
@@ -367,10 +370,10 @@ mod tests {
 
     #[test]
     fn requests_group_by_series_in_order_and_cut_at_max_per_send() {
-        let a = Arc::new(Labels::from_pairs([("__name__", "a")]));
-        let b = Arc::new(Labels::from_pairs([("__name__", "b")]));
-        let item = |l: &Arc<Labels>, hash: u64, t: i64| Item {
-            labels: l.clone(),
+        let a = Arc::new(Series::new(Labels::from_pairs([("__name__", "a")])));
+        let b = Arc::new(Series::new(Labels::from_pairs([("__name__", "b")])));
+        let item = |l: &Arc<Series>, hash: u64, t: i64| Item {
+            series: l.clone(),
             hash,
             timestamp_ms: t,
             value: t as f64,
@@ -381,7 +384,7 @@ mod tests {
             .map(|r| {
                 r.into_iter()
                     .map(|g| {
-                        (g.labels.to_string(), g.samples.iter().map(|s| s.timestamp_ms).collect())
+                        (g.series.to_string(), g.samples.iter().map(|s| s.timestamp_ms).collect())
                     })
                     .collect()
             })

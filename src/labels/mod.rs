@@ -10,6 +10,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, Weak};
 
+mod series;
+mod symbols;
+
+pub use series::Series;
+pub use symbols::stats as symbol_stats;
+
 /// Name of the label that holds the metric name.
 pub const METRIC_NAME: &str = "__name__";
 /// Prefix of labels that are internal to target building and dropped after it.
@@ -38,14 +44,54 @@ pub struct LabelRef<'a> {
 }
 
 /// An immutable, sorted label set, stored compactly: one allocation holding
-/// every label as `varint(name length) name varint(value length) value`, in
-/// name order. About a quarter of the memory of a vector of owned strings
-/// (one allocation instead of two per label plus the vector), and reading it
-/// walks one contiguous buffer. The encoding is canonical (a set has exactly
-/// one), so equality and hashing are those of the bytes; ordering compares
-/// label by label, as a sorted list of (name, value) pairs would.
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
+/// every label as `varint(name symbol) varint(value symbol)`, in name order,
+/// where a symbol stands for a string of the process' symbol table
+/// ([`symbols`]: each distinct string is stored once and counted). A typical
+/// series takes 10 to 20 bytes instead of the 100 or so of its text. The
+/// encoding is canonical (one live symbol per string), so equality and
+/// hashing are those of the bytes; ordering compares label by label, as a
+/// sorted list of (name, value) pairs would.
+#[derive(Default, PartialEq, Eq, Hash)]
 pub struct Labels(Box<[u8]>);
+
+impl Clone for Labels {
+    fn clone(&self) -> Self {
+        for sym in Symbols(&self.0) {
+            symbols::retain(sym);
+        }
+        Labels(self.0.clone())
+    }
+}
+
+impl Drop for Labels {
+    fn drop(&mut self) {
+        for sym in Symbols(&self.0) {
+            symbols::release(sym);
+        }
+    }
+}
+
+/// The symbols of a [`Labels`] buffer, in order.
+#[derive(Clone)]
+struct Symbols<'a>(&'a [u8]);
+
+impl Iterator for Symbols<'_> {
+    type Item = u32;
+    #[inline]
+    fn next(&mut self) -> Option<u32> {
+        let mut sym = 0u32;
+        let mut shift = 0;
+        for (i, &b) in self.0.iter().enumerate() {
+            sym |= u32::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                self.0 = &self.0[i + 1..];
+                return Some(sym);
+            }
+            shift += 7;
+        }
+        None
+    }
+}
 
 impl Labels {
     /// The empty set.
@@ -75,15 +121,14 @@ impl Labels {
     }
 
     /// The compact form of `pairs`, already sorted, unique and non-empty.
-    fn encode<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> Self {
-        let len = pairs.clone().map(|(n, v)| encoded_len(n) + encoded_len(v)).sum();
-        // Label sets live as long as their series: no spare capacity.
-        let mut buf = Vec::with_capacity(len);
+    fn encode<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut buf: smallvec::SmallVec<[u8; 64]> = smallvec::SmallVec::new();
         for (n, v) in pairs {
-            put_str(&mut buf, n);
-            put_str(&mut buf, v);
+            put_sym(&mut buf, symbols::intern(n));
+            put_sym(&mut buf, symbols::intern(v));
         }
-        Labels(buf.into_boxed_slice())
+        // Label sets live as long as their series: no spare capacity.
+        Labels(Box::from(&buf[..]))
     }
 
     /// The value of `name`, if present.
@@ -92,7 +137,7 @@ impl Labels {
     }
 
     pub fn iter(&self) -> LabelsIter<'_> {
-        LabelsIter { rest: &self.0 }
+        LabelsIter { syms: Symbols(&self.0) }
     }
 
     /// The number of labels (counted: label sets are small).
@@ -133,7 +178,7 @@ impl Labels {
         h.0
     }
 
-    /// Heap bytes held by the set's buffer.
+    /// Heap bytes held by the set's buffer (its strings are shared).
     pub fn heap_size(&self) -> usize {
         self.0.len()
     }
@@ -151,56 +196,27 @@ impl Ord for Labels {
     }
 }
 
-fn encoded_len(s: &str) -> usize {
-    let mut n = s.len();
-    let mut len = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        len += 1;
+fn put_sym(buf: &mut smallvec::SmallVec<[u8; 64]>, mut sym: u32) {
+    while sym >= 0x80 {
+        buf.push((sym as u8 & 0x7f) | 0x80);
+        sym >>= 7;
     }
-    len + s.len()
+    buf.push(sym as u8);
 }
 
-fn put_str(buf: &mut Vec<u8>, s: &str) {
-    let mut n = s.len();
-    while n >= 0x80 {
-        buf.push((n as u8 & 0x7f) | 0x80);
-        n >>= 7;
-    }
-    buf.push(n as u8);
-    buf.extend_from_slice(s.as_bytes());
-}
-
-/// Iterates a [`Labels`] buffer in name order.
+/// Iterates a [`Labels`] in name order.
 #[derive(Clone)]
 pub struct LabelsIter<'a> {
-    rest: &'a [u8],
+    syms: Symbols<'a>,
 }
 
 impl<'a> LabelsIter<'a> {
     #[inline]
-    fn take_str(&mut self) -> &'a str {
-        let mut len = 0usize;
-        let mut shift = 0;
-        let mut i = 0;
-        loop {
-            let b = self.rest[i];
-            len |= usize::from(b & 0x7f) << shift;
-            i += 1;
-            if b < 0x80 {
-                break;
-            }
-            shift += 7;
-        }
-        let (s, rest) = self.rest[i..].split_at(len);
-        self.rest = rest;
-        // SAFETY: a `Labels` buffer is private and only ever written by
-        // `put_str`, which copies whole `&str`s between varint lengths; the
-        // lengths read back are those written, so `s` is one of those
-        // strings. (Checking again costs ~7 % of the agent's CPU: every
-        // label of every series of every request is read.)
-        debug_assert!(std::str::from_utf8(s).is_ok());
-        unsafe { std::str::from_utf8_unchecked(s) }
+    fn take_str(&mut self) -> Option<&'a str> {
+        let sym = self.syms.next()?;
+        // SAFETY: the `Labels` this iterator borrows for 'a holds a
+        // reference to each of its symbols.
+        Some(unsafe { symbols::resolve(sym) })
     }
 }
 
@@ -208,11 +224,8 @@ impl<'a> Iterator for LabelsIter<'a> {
     type Item = LabelRef<'a>;
     #[inline]
     fn next(&mut self) -> Option<LabelRef<'a>> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        let name = self.take_str();
-        let value = self.take_str();
+        let name = self.take_str()?;
+        let value = self.take_str()?;
         Some(LabelRef { name, value })
     }
 }
@@ -245,9 +258,9 @@ impl fmt::Display for Labels {
     }
 }
 
-/// Shares label sets between the stages that hold them (the scrape stage's
+/// Shares series between the stages that hold them (the scrape stage's
 /// series cache and the WAL readers), so that each exists once in memory.
-/// Entries are weak: a label set lives as long as some stage holds it; dead
+/// Entries are weak: a series lives as long as some stage holds it; dead
 /// entries are swept as the table grows. A hash collision only costs sharing
 /// (contents are compared), never correctness. Cheap to clone (one table).
 #[derive(Clone, Default)]
@@ -255,7 +268,7 @@ pub struct Interner(Arc<Mutex<InternTable>>);
 
 #[derive(Default)]
 struct InternTable {
-    map: HashMap<u64, Weak<Labels>>,
+    map: HashMap<u64, Weak<Series>>,
     inserts_since_sweep: usize,
 }
 
@@ -264,15 +277,15 @@ impl Interner {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The shared set with hash `hash` for which `same` holds, if any.
-    pub fn get(&self, hash: u64, same: impl FnOnce(&Labels) -> bool) -> Option<Arc<Labels>> {
-        self.table().map.get(&hash).and_then(Weak::upgrade).filter(|l| same(l))
+    /// The shared series with hash `hash` whose labels satisfy `same`, if any.
+    pub fn get(&self, hash: u64, same: impl FnOnce(&Labels) -> bool) -> Option<Arc<Series>> {
+        self.table().map.get(&hash).and_then(Weak::upgrade).filter(|s| same(s.labels()))
     }
 
-    /// Offers `labels` for sharing.
-    pub fn insert(&self, hash: u64, labels: &Arc<Labels>) {
+    /// Offers `series` for sharing.
+    pub fn insert(&self, series: &Arc<Series>) {
         let mut t = self.table();
-        t.map.insert(hash, Arc::downgrade(labels));
+        t.map.insert(series.hash(), Arc::downgrade(series));
         t.inserts_since_sweep += 1;
         if t.inserts_since_sweep > t.map.len().max(4096) {
             t.map.retain(|_, w| w.strong_count() > 0);
@@ -280,14 +293,14 @@ impl Interner {
         }
     }
 
-    /// The shared copy of `labels` (hash `hash`), stored if new.
-    pub fn intern(&self, labels: Labels, hash: u64) -> Arc<Labels> {
+    /// The shared series of `labels` (hash `hash`), stored if new.
+    pub fn intern(&self, labels: Labels, hash: u64) -> Arc<Series> {
         if let Some(shared) = self.get(hash, |l| *l == labels) {
             return shared;
         }
-        let labels = Arc::new(labels);
-        self.insert(hash, &labels);
-        labels
+        let series = Arc::new(Series::with_hash(labels, hash));
+        self.insert(&series);
+        series
     }
 }
 
@@ -411,8 +424,10 @@ mod tests {
         assert!(Arc::ptr_eq(&first, &second));
         assert_eq!(Labels::stable_hash_of([("a", "1")].into_iter()), h);
         // Same hash, other contents (a collision): not shared.
-        let other = i.intern(Labels::from_pairs([("b", "2")]), h);
-        assert_ne!(*other, a);
+        let b = Labels::from_pairs([("b", "2")]);
+        let other = i.intern(b.clone(), h);
+        assert_ne!(*other.labels(), a);
+        assert_eq!(*other.labels(), b);
         drop((first, second, other));
         assert!(i.get(h, |_| true).is_none());
     }
@@ -439,6 +454,50 @@ mod tests {
         // Unsorted input to from_sorted still builds the canonical set.
         assert_eq!(Labels::from_sorted([("b", long.as_str()), ("a", "é")].into_iter()), l);
         assert_eq!(l.builder().build(), l);
+    }
+
+    #[test]
+    fn label_strings_are_stored_once_and_freed_with_their_last_set() {
+        let (name, value) = ("symbols_test_name_a1", "symbols test value a1");
+        let a = Labels::from_pairs([("__name__", name), ("v", value)]);
+        let b = Labels::from_pairs([("v", value), ("__name__", name)]);
+        assert_eq!(a.0, b.0, "equal sets share their symbols");
+        assert!(a.heap_size() < name.len(), "symbols, not text: {} bytes", a.heap_size());
+        let c = a.clone();
+        drop((a, b));
+        assert!(symbols::is_interned(name) && symbols::is_interned(value));
+        assert_eq!(c.get("v"), Some(value));
+        drop(c);
+        assert!(!symbols::is_interned(name) && !symbols::is_interned(value));
+        // A string interned again after it was freed works as new.
+        let d = Labels::from_pairs([("__name__", name)]);
+        assert_eq!(d.to_string(), format!("{{__name__={name:?}}}"));
+    }
+
+    #[test]
+    fn symbols_stay_right_under_concurrent_churn() {
+        let strings: Vec<String> = (0..64).map(|i| format!("symbols_churn_{i}")).collect();
+        std::thread::scope(|scope| {
+            for t in 0..4usize {
+                let strings = &strings;
+                scope.spawn(move || {
+                    let mut held = Vec::new();
+                    for i in 0..3000usize {
+                        let (n, v) = (&strings[(i * 7 + t) % 64], &strings[(i * 13 + t * 5) % 64]);
+                        let l = Labels::from_pairs([("a", n.as_str()), ("b", v.as_str())]);
+                        assert_eq!((l.get("a"), l.get("b")), (Some(n.as_str()), Some(v.as_str())));
+                        if i % 3 == 0 {
+                            held.push(l.clone());
+                        }
+                        if held.len() > 20 {
+                            let old: Labels = held.remove(i % 20);
+                            assert!(old.get("a").unwrap().starts_with("symbols_churn_"));
+                        }
+                    }
+                });
+            }
+        });
+        assert!(strings.iter().all(|s| !symbols::is_interned(s)), "every string freed at the end");
     }
 
     #[test]
