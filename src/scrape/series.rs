@@ -103,19 +103,22 @@ pub struct AppendStats {
 
 #[derive(Debug)]
 struct CacheEntry {
+    /// 96 bits of the seeded XXH3-128 hash of the raw series text (see
+    /// [`SeriesCache`]); beside the other fields so that the entry packs
+    /// into 32 bytes.
+    key: [u32; 3],
     /// `None`: dropped by metric_relabel_configs.
     series: Option<Arc<Series>>,
     last_seen: u32,
     /// The iteration whose append last stored this entry's sample (0: none).
     stored: u32,
-    /// `stored` before this iteration changed it (restored on failure).
-    stored_before: u32,
     /// The stored sample carried its own timestamp (honored).
     explicit_timestamp: bool,
-    /// `explicit_timestamp` before this iteration changed it (restored on
-    /// failure with `stored`).
-    explicit_before: bool,
 }
+
+/// What an append changed in an entry, to undo if the scrape fails:
+/// (entry index, `stored` and `explicit_timestamp` before).
+type Undo = Vec<(u32, u32, bool)>;
 
 #[derive(Debug, Clone)]
 struct PrevSeries {
@@ -196,8 +199,11 @@ impl SeriesState {
         self.iteration += 1;
         let start = out.len();
         let mut stats = AppendStats::default();
+        let mut undo = Undo::new();
         let result = match fetched {
-            Ok((body, format)) => self.append_body(body, format, scrape_ms, out, &mut stats),
+            Ok((body, format)) => {
+                self.append_body(body, format, scrape_ms, out, &mut stats, &mut undo)
+            }
             Err(e) => Err(AppendError::Fetch(e)),
         };
         let error = match result {
@@ -209,7 +215,7 @@ impl SeriesState {
             Err(e) => {
                 // The counts stay what was seen (Prometheus reports them too).
                 out.truncate(start);
-                self.unstore();
+                self.unstore(undo);
                 stats.stale_markers = self.mark_stale(None, scrape_ms, out);
                 self.last_ok = 0;
                 Some(e)
@@ -254,6 +260,7 @@ impl SeriesState {
         scrape_ms: i64,
         out: &mut Vec<SeriesSample>,
         stats: &mut AppendStats,
+        undo: &mut Undo,
     ) -> Result<HashSet<u64>, AppendError> {
         // Label hashes stored in this scrape (duplicates and staleness).
         let mut seen_this_scrape: HashSet<u64> = HashSet::with_capacity(self.cache.len());
@@ -264,7 +271,7 @@ impl SeriesState {
             stats.scraped += 1;
             let iteration = self.iteration;
             let settings = &self.settings;
-            let (entry, hit) = self.cache.get_or_insert(sample.series, || {
+            let (index, entry, hit) = self.cache.get_or_insert(sample.series, || {
                 let series = Self::label_sample(settings, &sample)?.map(|l| {
                     let hash = l.stable_hash();
                     match &settings.interner {
@@ -273,12 +280,11 @@ impl SeriesState {
                     }
                 });
                 Ok(CacheEntry {
+                    key: [0; 3],
                     series,
                     last_seen: iteration,
                     stored: 0,
-                    stored_before: 0,
                     explicit_timestamp: false,
-                    explicit_before: false,
                 })
             })?;
             entry.last_seen = iteration;
@@ -304,9 +310,8 @@ impl SeriesState {
                 stats.series_added += 1;
             }
             out.push(SeriesSample { series: series.clone(), timestamp_ms, value: sample.value });
-            entry.stored_before = entry.stored;
+            undo.push((index, entry.stored, entry.explicit_timestamp));
             entry.stored = iteration;
-            entry.explicit_before = entry.explicit_timestamp;
             entry.explicit_timestamp = explicit;
         }
         if over_limit {
@@ -413,11 +418,10 @@ impl SeriesState {
 
     /// A failed append stored nothing: entries it marked as stored go back
     /// to what they were.
-    fn unstore(&mut self) {
-        let now = self.iteration;
-        for e in self.cache.values_mut().filter(|e| e.stored == now) {
-            e.stored = e.stored_before;
-            e.explicit_timestamp = e.explicit_before;
+    fn unstore(&mut self, undo: Undo) {
+        for (index, stored, explicit) in undo {
+            let e = &mut self.cache.entries[index as usize];
+            (e.stored, e.explicit_timestamp) = (stored, explicit);
         }
     }
 
@@ -452,18 +456,16 @@ impl SeriesState {
 
 /// The series cache: entries in one dense vector, found through a hash
 /// table of their indexes (empty hash-table slots cost 4 bytes, not a whole
-/// entry). An entry is keyed by a 128-bit hash of its raw series text
-/// (XXH3-128, seeded per process so no target can aim for a collision), not
-/// by the text itself: 16 bytes instead of the text (about 55 bytes a series
-/// on a typical body). Two texts of one target colliding is a chance of
-/// about n²/2¹²⁹ (below 10⁻³⁰ for a million series). Evicting rebuilds the
-/// index.
+/// entry, 32 bytes). An entry is keyed by 96 bits of a hash of its raw
+/// series text (XXH3-128, seeded per process so no target can aim for a
+/// collision), not by the text itself: 12 bytes instead of the text (about
+/// 55 bytes a series on a typical body). Two texts of one target colliding
+/// is a chance of about n²/2⁹⁷ (below 10⁻¹⁷ for a million series).
+/// Evicting rebuilds the index.
 #[derive(Debug)]
 struct SeriesCache {
     index: hashbrown::HashTable<u32>,
-    /// (key, entry); the key as two words, so the pair is not padded to
-    /// u128's 16-byte alignment.
-    entries: Vec<([u64; 2], CacheEntry)>,
+    entries: Vec<CacheEntry>,
     seed: u64,
 }
 
@@ -480,8 +482,8 @@ fn key_seed() -> u64 {
 }
 
 /// The hash-table hash of a key: its low half (XXH3 mixes every bit).
-fn bucket_hash(key: [u64; 2]) -> u64 {
-    key[0]
+fn bucket_hash(key: [u32; 3]) -> u64 {
+    u64::from(key[0]) | u64::from(key[1]) << 32
 }
 
 impl SeriesCache {
@@ -490,37 +492,37 @@ impl SeriesCache {
     }
 
     fn values(&self) -> impl Iterator<Item = &CacheEntry> {
-        self.entries.iter().map(|(_, e)| e)
+        self.entries.iter()
     }
 
-    fn values_mut(&mut self) -> impl Iterator<Item = &mut CacheEntry> {
-        self.entries.iter_mut().map(|(_, e)| e)
-    }
-
-    /// The entry of the raw series text `text` and whether it was cached;
-    /// `make` builds a missing one (its error is returned and nothing is
-    /// cached).
+    /// The index and entry of the raw series text `text` and whether it was
+    /// cached; `make` builds a missing one (its error is returned and
+    /// nothing is cached).
     fn get_or_insert<E>(
         &mut self,
         text: &str,
         make: impl FnOnce() -> Result<CacheEntry, E>,
-    ) -> Result<(&mut CacheEntry, bool), E> {
+    ) -> Result<(u32, &mut CacheEntry, bool), E> {
         let key = xxhash_rust::xxh3::xxh3_128_with_seed(text.as_bytes(), self.seed);
-        let key = [key as u64, (key >> 64) as u64];
+        let key = [key as u32, (key >> 32) as u32, (key >> 64) as u32];
         let entries = &self.entries;
         let found = self.index.entry(
             bucket_hash(key),
-            |&i| entries[i as usize].0 == key,
-            |&i| bucket_hash(entries[i as usize].0),
+            |&i| entries[i as usize].key == key,
+            |&i| bucket_hash(entries[i as usize].key),
         );
         match found {
-            hash_table::Entry::Occupied(o) => Ok((&mut self.entries[*o.get() as usize].1, true)),
+            hash_table::Entry::Occupied(o) => {
+                let i = *o.get();
+                Ok((i, &mut self.entries[i as usize], true))
+            }
             hash_table::Entry::Vacant(v) => {
-                let entry = make()?;
-                let i = self.entries.len();
-                v.insert(u32::try_from(i).expect("BUG: over 4 billion series in one target"));
-                self.entries.push((key, entry));
-                Ok((&mut self.entries[i].1, false))
+                let entry = CacheEntry { key, ..make()? };
+                let i = u32::try_from(self.entries.len())
+                    .expect("BUG: over 4 billion series in one target");
+                v.insert(i);
+                self.entries.push(entry);
+                Ok((i, &mut self.entries[i as usize], false))
             }
         }
     }
@@ -528,16 +530,16 @@ impl SeriesCache {
     /// Keeps the entries seen since iteration `keep_from` (re-indexing only
     /// when one goes).
     fn retain_seen_since(&mut self, keep_from: u32) {
-        if self.entries.iter().all(|(_, e)| e.last_seen >= keep_from) {
+        if self.entries.iter().all(|e| e.last_seen >= keep_from) {
             self.trim();
             return;
         }
-        self.entries.retain(|(_, e)| e.last_seen >= keep_from);
+        self.entries.retain(|e| e.last_seen >= keep_from);
         self.index.clear();
         let entries = &self.entries;
-        for (i, (key, _)) in entries.iter().enumerate() {
-            self.index.insert_unique(bucket_hash(*key), i as u32, |&j| {
-                bucket_hash(entries[j as usize].0)
+        for (i, e) in entries.iter().enumerate() {
+            self.index.insert_unique(bucket_hash(e.key), i as u32, |&j| {
+                bucket_hash(entries[j as usize].key)
             });
         }
         self.trim();
