@@ -6,9 +6,7 @@
 //! [`LabelsBuilder`] is the mutable form used while relabeling; `build` sorts,
 //! drops empty values and produces the immutable set.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, Weak};
 
 mod series;
 mod symbols;
@@ -258,58 +256,6 @@ impl fmt::Display for Labels {
     }
 }
 
-/// Shares series between the stages that hold them (the scrape stage's
-/// series cache and the WAL readers), so that each exists once in memory.
-/// Entries are weak: a series lives as long as some stage holds it; dead
-/// entries are swept as the table grows. A hash collision only costs sharing
-/// (contents are compared), never correctness. Cheap to clone (one table).
-#[derive(Clone, Default)]
-pub struct Interner(Arc<Mutex<InternTable>>);
-
-#[derive(Default)]
-struct InternTable {
-    map: HashMap<u64, Weak<Series>>,
-    inserts_since_sweep: usize,
-}
-
-impl Interner {
-    fn table(&self) -> std::sync::MutexGuard<'_, InternTable> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The shared series with hash `hash` whose labels satisfy `same`, if any.
-    pub fn get(&self, hash: u64, same: impl FnOnce(&Labels) -> bool) -> Option<Arc<Series>> {
-        self.table().map.get(&hash).and_then(Weak::upgrade).filter(|s| same(s.labels()))
-    }
-
-    /// Offers `series` for sharing.
-    pub fn insert(&self, series: &Arc<Series>) {
-        let mut t = self.table();
-        t.map.insert(series.hash(), Arc::downgrade(series));
-        t.inserts_since_sweep += 1;
-        if t.inserts_since_sweep > t.map.len().max(4096) {
-            t.map.retain(|_, w| w.strong_count() > 0);
-            t.inserts_since_sweep = 0;
-        }
-    }
-
-    /// The shared series of `labels` (hash `hash`), stored if new.
-    pub fn intern(&self, labels: Labels, hash: u64) -> Arc<Series> {
-        if let Some(shared) = self.get(hash, |l| *l == labels) {
-            return shared;
-        }
-        let series = Arc::new(Series::with_hash(labels, hash));
-        self.insert(&series);
-        series
-    }
-}
-
-impl fmt::Debug for Interner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Interner({} entries)", self.table().map.len())
-    }
-}
-
 /// A label set under construction: unsorted, names unique, values may be set
 /// to empty (which deletes on `build`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -412,24 +358,6 @@ mod tests {
         for bad in ["", "1a", "a-b", "a.b", "é", "a b", "$1"] {
             assert!(!is_valid_label_name(bad), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn the_interner_shares_equal_sets_and_forgets_dead_ones() {
-        let i = Interner::default();
-        let a = Labels::from_pairs([("a", "1")]);
-        let h = a.stable_hash();
-        let first = i.intern(a.clone(), h);
-        let second = i.intern(a.clone(), h);
-        assert!(Arc::ptr_eq(&first, &second));
-        assert_eq!(Labels::stable_hash_of([("a", "1")].into_iter()), h);
-        // Same hash, other contents (a collision): not shared.
-        let b = Labels::from_pairs([("b", "2")]);
-        let other = i.intern(b.clone(), h);
-        assert_ne!(*other.labels(), a);
-        assert_eq!(*other.labels(), b);
-        drop((first, second, other));
-        assert!(i.get(h, |_| true).is_none());
     }
 
     #[test]

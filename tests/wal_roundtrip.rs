@@ -260,3 +260,34 @@ fn handles_move_between_threads() {
     check::<Cursor>();
     check::<WalReader>();
 }
+
+#[test]
+fn a_reader_of_the_segment_being_written_shares_the_writers_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wal, _) = Wal::open(options(dir.path(), 4096), WalMetrics::unregistered()).unwrap();
+    let cursor = wal.register_cursor("remote");
+    let (a, b) = (series("a", "h1"), series("b", "h1"));
+    wal.append(&[sample(&a, 1000, 1.0), sample(&b, 1000, 2.0)]).unwrap();
+    let mut reader = wal.reader(&cursor);
+    let got = read_all(&mut reader);
+    assert_eq!(got.len(), 2);
+    assert!(Arc::ptr_eq(&got[0].series, &a) && Arc::ptr_eq(&got[1].series, &b), "not copied");
+    // A series dropped by every stage is built again from its record.
+    let c = series("c", "h1");
+    wal.append(&[sample(&c, 2000, 3.0)]).unwrap();
+    let c_text = c.to_string();
+    drop(c);
+    let got = read_all(&mut reader);
+    assert_eq!((got.len(), got[0].series.to_string(), got[0].value), (1, c_text, 3.0));
+    // A new reader of a segment no longer being written builds its own.
+    for i in 0..300 {
+        let s = series(&format!("fill_{i}"), "h1");
+        wal.append(&[sample(&s, 3000, 0.0)]).unwrap();
+    }
+    assert!(wal.head().segment > 1, "rotated");
+    let mut fresh = wal.reader(&cursor);
+    let mut first = Vec::new();
+    fresh.read_into(&mut first, 2).unwrap();
+    assert_eq!(first[0].series.labels(), a.labels());
+    assert!(!Arc::ptr_eq(&first[0].series, &a), "segment 1 is sealed: rebuilt, still right");
+}

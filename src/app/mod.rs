@@ -148,9 +148,6 @@ async fn start_with(
     let discovery_metrics = DiscoveryMetrics::register(&mut registry);
     let (mut discovery, discovered) = discovery::Manager::new(discovery_metrics);
     let mut manager = scrape::Manager::new(sink, scrape_metrics);
-    if let Some(storage) = &storage {
-        manager.set_interner(storage.interner());
-    }
     let providers = jobs.iter().map(|j| (j.name.to_string(), j.providers())).collect();
     manager.set_jobs(jobs).await;
     discovery.apply(providers).await;

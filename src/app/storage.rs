@@ -26,7 +26,6 @@ const TRUNCATE_EVERY: u32 = 10;
 /// The WAL, its appender and the remote endpoints.
 pub struct Storage {
     /// Label sets shared by the scrape stage and the WAL readers.
-    interner: crate::labels::Interner,
     /// Held (locked) while the WAL is open: two processes on one data dir
     /// would corrupt it.
     _lock: std::fs::File,
@@ -64,18 +63,11 @@ impl Storage {
             tracing::warn!(file = %f.display(), "file in the WAL directory is not the WAL's; ignored");
         }
         tracing::info!(segments = report.segments, samples = report.samples, head = %report.head, "WAL opened");
-        let interner = crate::labels::Interner::default();
-        wal.set_interner(interner.clone());
         let wal: SharedWal = Arc::new(Mutex::new(wal));
         let (sink, batches) = mpsc::channel(256);
         let appender = tokio::spawn(append_loop(wal.clone(), batches, remote_metrics.clone()));
         let remote = RemoteManager::new(wal, remote_metrics);
-        Ok((Storage { interner, _lock: lock, sink, appender, remote }, report))
-    }
-
-    /// The label-set table the scrape stage should share with the WAL readers.
-    pub fn interner(&self) -> crate::labels::Interner {
-        self.interner.clone()
+        Ok((Storage { _lock: lock, sink, appender, remote }, report))
     }
 
     /// Where the scrape stage sends its batches.

@@ -28,7 +28,7 @@ use super::target::{populate_group, DroppedTarget, Populated};
 use super::worker::{self, LoopContext};
 use super::{ScrapeBatch, ScrapeJob, Target};
 use crate::discovery::TargetGroup;
-use crate::labels::{Interner, Labels};
+use crate::labels::Labels;
 
 /// A running target as the targets API shows it.
 #[derive(Debug, Clone)]
@@ -69,25 +69,13 @@ pub struct Manager {
     sink: mpsc::Sender<ScrapeBatch>,
     metrics: ScrapeMetrics,
     /// Shares series label sets with the WAL readers (agent mode).
-    interner: Option<Interner>,
     pools: HashMap<String, Pool>,
     view: SharedView,
 }
 
 impl Manager {
     pub fn new(sink: mpsc::Sender<ScrapeBatch>, metrics: ScrapeMetrics) -> Self {
-        Manager {
-            sink,
-            metrics,
-            interner: None,
-            pools: HashMap::new(),
-            view: SharedView::default(),
-        }
-    }
-
-    /// Shares the label sets of loops started from now on through `interner`.
-    pub fn set_interner(&mut self, interner: Interner) {
-        self.interner = Some(interner);
+        Manager { sink, metrics, pools: HashMap::new(), view: SharedView::default() }
     }
 
     /// The snapshot the targets API reads.
@@ -220,15 +208,8 @@ impl Manager {
             }
             let target = Arc::new(target);
             let prior = inherited.remove(&target.labels);
-            let running = start_loop(
-                &job,
-                target,
-                prior,
-                &self.sink,
-                &self.metrics,
-                forced_error.clone(),
-                &self.interner,
-            );
+            let running =
+                start_loop(&job, target, prior, &self.sink, &self.metrics, forced_error.clone());
             pool.loops.insert(hash, running);
         }
         let job_name = job.name.clone();
@@ -296,7 +277,6 @@ fn start_loop(
     sink: &mpsc::Sender<ScrapeBatch>,
     metrics: &ScrapeMetrics,
     forced_error: Option<String>,
-    interner: &Option<Interner>,
 ) -> RunningLoop {
     let settings = SeriesSettings {
         target_labels: target.labels.clone(),
@@ -305,7 +285,6 @@ fn start_loop(
         track_timestamps_staleness: job.track_timestamps_staleness,
         metric_relabel: job.metric_relabel.clone(),
         limits: job.limits,
-        interner: interner.clone(),
     };
     let mut state = SeriesState::new(settings);
     // A restarted target keeps its staleness state and its status (health,

@@ -28,7 +28,7 @@ use hashbrown::hash_table;
 use std::sync::Arc;
 
 use crate::exposition::{Entry, Format, Parser, STALE_NAN_BITS};
-use crate::labels::{Interner, Labels, LabelsBuilder, Series, METRIC_NAME};
+use crate::labels::{Labels, LabelsBuilder, Series, METRIC_NAME};
 use crate::relabel::{self, Rule};
 
 use super::{Limits, SeriesSample};
@@ -87,8 +87,6 @@ pub struct SeriesSettings {
     pub track_timestamps_staleness: bool,
     pub metric_relabel: Arc<[Rule]>,
     pub limits: Limits,
-    /// Shares each series' label set with the WAL readers.
-    pub interner: Option<Interner>,
 }
 
 /// Counts reported through the automatic series and the targets API.
@@ -272,13 +270,8 @@ impl SeriesState {
             let iteration = self.iteration;
             let settings = &self.settings;
             let (index, entry, hit) = self.cache.get_or_insert(sample.series, || {
-                let series = Self::label_sample(settings, &sample)?.map(|l| {
-                    let hash = l.stable_hash();
-                    match &settings.interner {
-                        Some(i) => i.intern(l, hash),
-                        None => Arc::new(Series::with_hash(l, hash)),
-                    }
-                });
+                let series =
+                    Self::label_sample(settings, &sample)?.map(|l| Arc::new(Series::new(l)));
                 Ok(CacheEntry {
                     key: [0; 3],
                     series,

@@ -13,7 +13,6 @@ fn settings() -> SeriesSettings {
         track_timestamps_staleness: false,
         metric_relabel: Arc::from(Vec::new()),
         limits: Limits::default(),
-        interner: None,
     }
 }
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use super::error::Corruption;
 use super::record::{Input, FLAG_SAME_TIMESTAMP};
-use super::{Position, WalSample};
-use crate::labels::{Interner, Labels, Series};
+use super::{LiveSeries, Position, WalSample};
+use crate::labels::{Labels, Series};
 
 struct DecodedSeries {
     series: Arc<Series>,
@@ -19,23 +19,24 @@ struct DecodedSeries {
 #[derive(Default)]
 pub(crate) struct Decoder {
     series: Vec<DecodedSeries>,
-    /// Shares decoded label sets with the scrape stage (same process).
-    interner: Option<Interner>,
 }
 
 impl Decoder {
-    pub(crate) fn with_interner(interner: Option<Interner>) -> Self {
-        Decoder { series: Vec::new(), interner }
-    }
-
     /// Forgets the segment: the next one starts afresh.
     pub(crate) fn reset(&mut self) {
         self.series.clear();
     }
 
-    /// Applies a Series record: entries `ref, count, (name, value)*` until the
-    /// payload ends. Refs are dense: each must be the next unused one.
-    pub(crate) fn series(&mut self, payload: &[u8]) -> Result<usize, Corruption> {
+    /// Applies a Series record of segment `segment`: entries `ref, count,
+    /// (name, value)*` until the payload ends. Refs are dense: each must be
+    /// the next unused one. A series the writer of this process declared
+    /// (`live`) is taken from it instead of being built again.
+    pub(crate) fn series(
+        &mut self,
+        payload: &[u8],
+        live: Option<&LiveSeries>,
+        segment: u64,
+    ) -> Result<usize, Corruption> {
         let mut input = Input::new(payload);
         let mut n = 0;
         while !input.is_empty() {
@@ -50,30 +51,18 @@ impl Decoder {
                 let value = input.str()?;
                 pairs.push((name, value));
             }
-            let series = self.series_of(&pairs);
+            let series = match live.and_then(|l| l.get(segment, r)) {
+                Some(shared) => {
+                    debug_assert!(same_labels(shared.labels(), &pairs), "live series {r}");
+                    shared
+                }
+                // Rebuilt and rehashed: damaged-but-valid input may be unsorted.
+                None => Arc::new(Series::new(Labels::from_sorted(pairs.iter().copied()))),
+            };
             self.series.push(DecodedSeries { series, prev_bits: 0 });
             n += 1;
         }
         Ok(n)
-    }
-
-    /// The series of decoded pairs: the running process' shared one when it
-    /// has it (no allocation), else a new one (offered for sharing).
-    fn series_of(&self, pairs: &[(&str, &str)]) -> Arc<Series> {
-        // Written from sorted sets without empty values: the pairs hash as
-        // the set they build.
-        let hash = Labels::stable_hash_of(pairs.iter().copied());
-        // One walk of the set's buffer (its len() would be another).
-        let same = |l: &Labels| l.iter().map(|a| (a.name, a.value)).eq(pairs.iter().copied());
-        if let Some(shared) = self.interner.as_ref().and_then(|i| i.get(hash, same)) {
-            return shared;
-        }
-        // Rebuilt and rehashed: damaged-but-valid input may be unsorted.
-        let series = Arc::new(Series::new(Labels::from_sorted(pairs.iter().copied())));
-        if let Some(i) = &self.interner {
-            i.insert(&series);
-        }
-        series
     }
 
     /// Decodes a Samples record that ends at `end`, updating the value state;
@@ -139,6 +128,11 @@ impl Decoder {
     }
 }
 
+/// Whether `labels` are the decoded `pairs`.
+fn same_labels(labels: &Labels, pairs: &[(&str, &str)]) -> bool {
+    labels.iter().map(|l| (l.name, l.value)).eq(pairs.iter().copied())
+}
+
 /// The sample count of a Samples payload, read from its header only.
 pub(crate) fn sample_count(payload: &[u8]) -> Result<u64, Corruption> {
     let mut input = Input::new(payload);
@@ -182,7 +176,7 @@ mod tests {
             let (kind, payload) = check_frame(&buf[at..end])?;
             let pos = Position { segment: 1, offset: end as u64 };
             match kind {
-                SERIES => d.series(payload).map(drop)?,
+                SERIES => d.series(payload, None, 1).map(drop)?,
                 SAMPLES => d.samples(payload, pos, Some(&mut out)).map(drop)?,
                 _ => unreachable!(),
             }
@@ -286,7 +280,7 @@ mod tests {
             series in proptest::collection::vec(any::<u8>(), 0..64),
         ) {
             let mut d = Decoder::default();
-            let _ = d.series(&series);
+            let _ = d.series(&series, None, 0);
             let mut out = VecDeque::new();
             let _ = d.samples(&payload, Position::default(), Some(&mut out));
             let _ = sample_count(&payload);

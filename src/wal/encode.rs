@@ -6,12 +6,13 @@
 //! read from the series itself (see [`Series::wal_ref`]), with no lookup.
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Weak};
 
 use super::record::{
     begin_record, finish_record, put_varint, put_xor, put_zigzag, varint_len, FLAG_SAME_TIMESTAMP,
     MAX_PAYLOAD, SAMPLES, SERIES,
 };
-use crate::labels::Labels;
+use crate::labels::{Labels, Series};
 use crate::scrape::SeriesSample;
 
 /// A Series record is closed once its payload passes this size.
@@ -38,11 +39,18 @@ pub(crate) struct Encoder {
     epoch: u32,
     prev_bits: Vec<u64>,
     refs: Vec<u32>,
+    /// The series the last `encode` declared, in ref order.
+    declared: Vec<Weak<Series>>,
 }
 
 impl Default for Encoder {
     fn default() -> Self {
-        Encoder { epoch: new_epoch(), prev_bits: Vec::new(), refs: Vec::new() }
+        Encoder {
+            epoch: new_epoch(),
+            prev_bits: Vec::new(),
+            refs: Vec::new(),
+            declared: Vec::new(),
+        }
     }
 }
 
@@ -61,6 +69,13 @@ impl Encoder {
     pub(crate) fn reset(&mut self) {
         self.epoch = new_epoch();
         self.prev_bits.clear();
+        self.declared.clear();
+    }
+
+    /// The series the last `encode` declared (refs in order, following
+    /// those declared before), to publish once its records are written.
+    pub(crate) fn take_declared(&mut self) -> std::vec::Drain<'_, Weak<Series>> {
+        self.declared.drain(..)
     }
 
     /// Number of series the current segment has declared.
@@ -79,6 +94,7 @@ impl Encoder {
         buf: &mut Vec<u8>,
     ) -> Result<(), usize> {
         self.refs.clear();
+        self.declared.clear();
         let mut open: Option<usize> = None;
         for s in samples {
             if let Some(r) = s.series.wal_ref(self.epoch) {
@@ -99,6 +115,7 @@ impl Encoder {
                 u32::try_from(self.prev_bits.len()).expect("BUG: 4 billion series in a segment");
             self.prev_bits.push(0);
             s.series.set_wal_ref(self.epoch, r);
+            self.declared.push(Arc::downgrade(&s.series));
             self.refs.push(r);
             put_series(buf, r, s.series.labels());
         }

@@ -242,8 +242,9 @@ pub struct OpenReport {
 /// What the writer, readers and cursors share.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    /// Set once by the app: readers share label sets with the scrape stage.
-    pub(crate) interner: std::sync::OnceLock<crate::labels::Interner>,
+    /// The series of the segment being written, by ref: readers take them
+    /// instead of building the label sets again.
+    pub(crate) live: Mutex<LiveSeries>,
     pub(crate) dir: PathBuf,
     pub(crate) cursor_dir: PathBuf,
     pub(crate) metrics: WalMetrics,
@@ -253,6 +254,30 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn live(&self) -> MutexGuard<'_, LiveSeries> {
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The series the writer declared in segment `segment`, indexed by ref, as
+/// weak references (a series no stage holds any more is not kept alive).
+/// Holds only declarations whose records were written.
+#[derive(Debug, Default)]
+pub(crate) struct LiveSeries {
+    pub(crate) segment: u64,
+    pub(crate) series: Vec<std::sync::Weak<Series>>,
+}
+
+impl LiveSeries {
+    /// The series of `r` in `segment`, if it is the live segment and the
+    /// series still exists.
+    pub(crate) fn get(&self, segment: u64, r: u64) -> Option<Arc<Series>> {
+        if segment != self.segment {
+            return None;
+        }
+        self.series.get(usize::try_from(r).ok()?)?.upgrade()
     }
 }
 

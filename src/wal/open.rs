@@ -53,7 +53,7 @@ pub(crate) fn recover(options: &WalOptions, metrics: WalMetrics) -> Result<Recov
     let next_segment = listing.highest.max(highest_cursor).unwrap_or(0).saturating_add(1);
 
     let shared = Arc::new(Shared {
-        interner: std::sync::OnceLock::new(),
+        live: Mutex::default(),
         dir,
         cursor_dir: cursor_dir.clone(),
         metrics: metrics.clone(),

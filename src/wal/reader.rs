@@ -60,7 +60,7 @@ impl WalReader {
             sealed_limit: None,
             skip_to: from.offset,
             position: from,
-            decoder: Decoder::with_interner(shared.interner.get().cloned()),
+            decoder: Decoder::default(),
             shared,
             pending: VecDeque::new(),
             skipped: 0,
@@ -136,7 +136,10 @@ impl WalReader {
             Frame::Record { kind, payload, end } => {
                 let at = end - payload.len() as u64 - super::record::HEADER_LEN as u64;
                 let r = match kind {
-                    SERIES => self.decoder.series(payload).map(drop),
+                    SERIES => {
+                        let live = self.shared.live();
+                        self.decoder.series(payload, Some(&live), segment).map(drop)
+                    }
                     SAMPLES => {
                         let end = Position { segment, offset: end };
                         let out = (end.offset > self.skip_to).then_some(&mut self.pending);

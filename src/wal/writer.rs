@@ -119,6 +119,7 @@ impl Wal {
             return Err(err);
         }
         let written = self.buf.len() as u64;
+        self.shared.live().series.extend(self.encoder.take_declared());
         active.size += written;
         active.samples += samples.len() as u64;
         active.dirty = true;
@@ -208,12 +209,6 @@ impl Wal {
         Ok(names)
     }
 
-    /// Lets readers share label sets with the rest of the process (set once;
-    /// later calls are ignored). Readers created before it do not share.
-    pub fn set_interner(&self, interner: crate::labels::Interner) {
-        let _ = self.shared.interner.set(interner);
-    }
-
     /// A reader from `cursor`'s committed position.
     pub fn reader(&self, cursor: &Cursor) -> WalReader {
         WalReader::new(self.shared.clone(), self.head_tx.subscribe(), cursor.position())
@@ -255,6 +250,11 @@ impl Wal {
         }
         self.encoder.reset();
         let n = self.next_segment;
+        {
+            let mut live = self.shared.live();
+            live.segment = n;
+            live.series.clear();
+        }
         let path = segment_path(&self.shared.dir, n);
         let file = OpenOptions::new()
             .create(true)

@@ -289,8 +289,9 @@ impl SendShared<'_> {
 /// Groups items by series (first-seen order) and cuts the groups into
 /// requests of at most `max_per_send` samples.
 fn requests(items: Vec<Item>, max_per_send: usize) -> Vec<Vec<Group>> {
-    let mut index: HashMap<u64, usize> = HashMap::new();
-    let mut groups: Vec<Group> = Vec::new();
+    // Sized for one sample per series (the steady state): no rehashing.
+    let mut index: HashMap<u64, usize> = HashMap::with_capacity(items.len());
+    let mut groups: Vec<Group> = Vec::with_capacity(items.len());
     // Label sets are moved, not cloned: a clone is an atomic increment
     // on the set's (rarely cached) memory, per sample.
     for Item { series, hash, timestamp_ms, value } in items {
