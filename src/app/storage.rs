@@ -133,7 +133,7 @@ async fn append_loop(
                 let Some(mut batch) = batch else { break };
                 append(&wal, &batch, &metrics);
                 if let Some(done) = batch.done.take() {
-                    let _ = done.send(());
+                    let _ = done.send(std::mem::take(&mut batch.samples));
                 }
             }
             _ = tick.tick() => {

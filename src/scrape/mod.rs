@@ -44,9 +44,12 @@ pub struct ScrapeBatch {
     pub target: Arc<Labels>,
     pub samples: Vec<SeriesSample>,
     /// Answered by the consumer once the batch is stored (appended to the
-    /// WAL); the scrape counts as done then. Dropping it unanswered also
+    /// WAL), with the samples handed back: the scrape counts as done then,
+    /// and the loop frees them on its own thread, where their series'
+    /// reference counts were raised (a free on another core costs each
+    /// count's cache line a trip between cores). Dropping it unanswered also
     /// releases the loop (a consumer that does not store, as in tests).
-    pub done: Option<tokio::sync::oneshot::Sender<()>>,
+    pub done: Option<tokio::sync::oneshot::Sender<Vec<SeriesSample>>>,
 }
 
 /// A copy of the samples, without the completion handle.

@@ -113,7 +113,7 @@ pub async fn run(
         tokio::select! {
             biased;
             _ = cancel.cancelled() => return state,
-            _ = stored => {}
+            samples = stored => drop(samples),
         }
     }
 }

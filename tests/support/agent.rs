@@ -143,7 +143,7 @@ impl Batches {
         tokio::spawn(async move {
             while let Some(mut b) = rx.recv().await {
                 if let Some(done) = b.done.take() {
-                    let _ = done.send(());
+                    let _ = done.send(Vec::new());
                 }
                 list.lock().unwrap().push(b);
             }
