@@ -76,9 +76,3 @@ impl fmt::Display for Series {
         fmt::Display::fmt(&self.labels, f)
     }
 }
-
-impl From<Labels> for Series {
-    fn from(labels: Labels) -> Self {
-        Series::new(labels)
-    }
-}

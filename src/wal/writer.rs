@@ -119,7 +119,12 @@ impl Wal {
             return Err(err);
         }
         let written = self.buf.len() as u64;
-        self.shared.live().series.extend(self.encoder.take_declared());
+        {
+            let declared = self.encoder.take_declared();
+            if declared.len() > 0 {
+                self.shared.live().series.extend(declared);
+            }
+        }
         active.size += written;
         active.samples += samples.len() as u64;
         active.dirty = true;
