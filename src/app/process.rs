@@ -12,8 +12,8 @@ use prometheus_client::metrics::gauge::ConstGauge;
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Stat {
     cpu_seconds: f64,
-    /// Since boot, in clock ticks.
-    start_ticks: u64,
+    /// Seconds after boot.
+    start_seconds: f64,
     virtual_bytes: u64,
     resident_pages: u64,
 }
@@ -28,7 +28,7 @@ fn parse_stat(text: &str, ticks_per_second: u64) -> Option<Stat> {
     let ticks = ticks_per_second.max(1) as f64;
     Some(Stat {
         cpu_seconds: (field(14)? + field(15)?) as f64 / ticks,
-        start_ticks: field(22)?,
+        start_seconds: field(22)? as f64 / ticks,
         virtual_bytes: field(23)?,
         resident_pages: field(24)?,
     })
@@ -66,7 +66,7 @@ impl Collector for ProcessCollector {
             gauge(&mut e, "process_virtual_memory_bytes", "Virtual memory size in bytes.", vsz)?;
             let boot = std::fs::read_to_string("/proc/stat").ok();
             if let Some(btime) = boot.as_deref().and_then(parse_boot_time) {
-                let start = btime as f64 + s.start_ticks as f64 / ticks.max(1) as f64;
+                let start = btime as f64 + s.start_seconds;
                 let help = "Start time of the process since unix epoch in seconds.";
                 gauge(&mut e, "process_start_time_seconds", help, start)?;
             }
@@ -101,7 +101,7 @@ mod tests {
             s,
             Stat {
                 cpu_seconds: 4.0,
-                start_ticks: 123456,
+                start_seconds: 1234.56,
                 virtual_bytes: 1_048_576_000,
                 resident_pages: 20480,
             }

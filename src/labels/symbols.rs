@@ -104,11 +104,7 @@ unsafe fn text<'a>(h: NonNull<Header>) -> &'a str {
 pub(super) fn intern(s: &str) -> u32 {
     let hash = hash_str(s);
     let mut index = index();
-    let found = index
-        .map
-        .find(hash, |&(h, sym)| h == hash && resolve_locked(sym).is_some_and(|(_, t)| t == s));
-    if let Some(&(_, sym)) = found {
-        let (h, _) = resolve_locked(sym).expect("BUG: indexed symbol without a string");
+    if let Some((sym, h)) = find(&index, hash, s) {
         // SAFETY: live (indexed); the count may rise from zero only here,
         // under the lock.
         unsafe { h.as_ref() }.refs.fetch_add(1, Ordering::Relaxed);
@@ -145,12 +141,26 @@ pub(super) fn intern(s: &str) -> u32 {
     sym
 }
 
-/// The header and string of `sym` (the caller holds the index lock or a
-/// reference).
-fn resolve_locked(sym: u32) -> Option<(NonNull<Header>, &'static str)> {
-    let h = NonNull::new(slot(sym)?.load(Ordering::Acquire))?;
-    // SAFETY: a non-null slot holds a live header; the caller keeps it live.
-    Some((h, unsafe { text(h) }))
+/// The live symbol of `s` (hash `hash`) and its header, if any.
+fn find(index: &Index, hash: u64, s: &str) -> Option<(u32, NonNull<Header>)> {
+    let &(_, sym) = index.map.find(hash, |&(h, sym)| {
+        // SAFETY: the caller holds the index lock: indexed headers stay live.
+        h == hash && header(sym).is_some_and(|h| unsafe { text(h) } == s)
+    })?;
+    Some((sym, header(sym)?))
+}
+
+/// The header in `sym`'s slot, if any (live while the caller holds the
+/// index lock or a reference to `sym`).
+#[inline]
+fn header(sym: u32) -> Option<NonNull<Header>> {
+    NonNull::new(slot(sym)?.load(Ordering::Acquire))
+}
+
+/// The header of a symbol the caller holds a reference to.
+#[inline]
+fn held(sym: u32) -> NonNull<Header> {
+    header(sym).expect("BUG: label symbol used without a reference")
 }
 
 /// The string of a symbol the caller holds a reference to, borrowed for as
@@ -160,17 +170,14 @@ fn resolve_locked(sym: u32) -> Option<(NonNull<Header>, &'static str)> {
 /// `retain`) for all of `'a`.
 #[inline]
 pub(super) unsafe fn resolve<'a>(sym: u32) -> &'a str {
-    let h = slot(sym).map(|s| s.load(Ordering::Acquire)).and_then(NonNull::new);
-    let h = h.expect("BUG: label symbol resolved without a reference");
     // SAFETY: the caller's reference keeps the header live.
-    unsafe { text(h) }
+    unsafe { text(held(sym)) }
 }
 
 /// One more reference to `sym`, which the caller already holds one of.
 #[inline]
 pub(super) fn retain(sym: u32) {
-    let h = slot(sym).map(|s| s.load(Ordering::Acquire)).and_then(NonNull::new);
-    let h = h.expect("BUG: label symbol retained without a reference");
+    let h = held(sym);
     // SAFETY: the caller's reference keeps the header live; the count is
     // at least one, so this is not a rise from zero.
     unsafe { h.as_ref() }.refs.fetch_add(1, Ordering::Relaxed);
@@ -179,8 +186,7 @@ pub(super) fn retain(sym: u32) {
 /// Gives back one reference; the last one frees the string.
 #[inline]
 pub(super) fn release(sym: u32) {
-    let h = slot(sym).map(|s| s.load(Ordering::Acquire)).and_then(NonNull::new);
-    let h = h.expect("BUG: label symbol released without a reference");
+    let h = held(sym);
     // SAFETY: the reference being given back keeps the header live until here.
     if unsafe { h.as_ref() }.refs.fetch_sub(1, Ordering::AcqRel) == 1 {
         free_if_unused(sym, h);
@@ -228,9 +234,5 @@ pub fn stats() -> (usize, usize) {
 #[cfg(test)]
 pub(super) fn is_interned(s: &str) -> bool {
     let hash = hash_str(s);
-    let index = index();
-    index
-        .map
-        .find(hash, |&(h, sym)| h == hash && resolve_locked(sym).is_some_and(|(_, t)| t == s))
-        .is_some()
+    find(&index(), hash, s).is_some()
 }

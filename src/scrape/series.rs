@@ -270,15 +270,7 @@ impl SeriesState {
             let iteration = self.iteration;
             let settings = &self.settings;
             let (index, entry, hit) = self.cache.get_or_insert(sample.series, || {
-                let series =
-                    Self::label_sample(settings, &sample)?.map(|l| Arc::new(Series::new(l)));
-                Ok(CacheEntry {
-                    key: [0; 3],
-                    series,
-                    last_seen: iteration,
-                    stored: 0,
-                    explicit_timestamp: false,
-                })
+                Ok(Self::label_sample(settings, &sample)?.map(|l| Arc::new(Series::new(l))))
             })?;
             entry.last_seen = iteration;
             let Some(series) = &entry.series else { continue };
@@ -489,12 +481,12 @@ impl SeriesCache {
     }
 
     /// The index and entry of the raw series text `text` and whether it was
-    /// cached; `make` builds a missing one (its error is returned and
-    /// nothing is cached).
+    /// cached; `make` gives a missing one's series (its error is returned
+    /// and nothing is cached). A new entry is unseen and unstored.
     fn get_or_insert<E>(
         &mut self,
         text: &str,
-        make: impl FnOnce() -> Result<CacheEntry, E>,
+        make: impl FnOnce() -> Result<Option<Arc<Series>>, E>,
     ) -> Result<(u32, &mut CacheEntry, bool), E> {
         let key = xxhash_rust::xxh3::xxh3_128_with_seed(text.as_bytes(), self.seed);
         let key = [key as u32, (key >> 32) as u32, (key >> 64) as u32];
@@ -510,7 +502,13 @@ impl SeriesCache {
                 Ok((i, &mut self.entries[i as usize], true))
             }
             hash_table::Entry::Vacant(v) => {
-                let entry = CacheEntry { key, ..make()? };
+                let entry = CacheEntry {
+                    key,
+                    series: make()?,
+                    last_seen: 0,
+                    stored: 0,
+                    explicit_timestamp: false,
+                };
                 let i = u32::try_from(self.entries.len())
                     .expect("BUG: over 4 billion series in one target");
                 v.insert(i);
