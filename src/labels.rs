@@ -8,8 +8,11 @@
 
 use std::fmt;
 
+mod buf;
 mod series;
 mod symbols;
+
+use buf::SymBuf;
 
 pub use series::Series;
 pub use symbols::stats as symbol_stats;
@@ -48,13 +51,14 @@ pub struct LabelRef<'a> {
 /// series takes 10 to 20 bytes instead of the 100 or so of its text. The
 /// encoding is canonical (one live symbol per string), so equality and
 /// hashing are those of the bytes; ordering compares label by label, as a
-/// sorted list of (name, value) pairs would.
+/// sorted list of (name, value) pairs would. Short buffers are held inline
+/// ([`SymBuf`]).
 #[derive(Default, PartialEq, Eq, Hash)]
-pub struct Labels(Box<[u8]>);
+pub struct Labels(SymBuf);
 
 impl Clone for Labels {
     fn clone(&self) -> Self {
-        for sym in Symbols(&self.0) {
+        for sym in Symbols(self.0.as_slice()) {
             symbols::retain(sym);
         }
         Labels(self.0.clone())
@@ -63,7 +67,7 @@ impl Clone for Labels {
 
 impl Drop for Labels {
     fn drop(&mut self) {
-        for sym in Symbols(&self.0) {
+        for sym in Symbols(self.0.as_slice()) {
             symbols::release(sym);
         }
     }
@@ -94,7 +98,7 @@ impl Iterator for Symbols<'_> {
 impl Labels {
     /// The empty set.
     pub fn new() -> Self {
-        Labels(Box::default())
+        Labels(SymBuf::default())
     }
 
     /// Builds a set from pairs; later duplicates win, empty values are dropped.
@@ -126,7 +130,7 @@ impl Labels {
             put_sym(&mut buf, symbols::intern(v));
         }
         // Label sets live as long as their series: no spare capacity.
-        Labels(Box::from(&buf[..]))
+        Labels(SymBuf::new(&buf))
     }
 
     /// The value of `name`, if present.
@@ -135,7 +139,7 @@ impl Labels {
     }
 
     pub fn iter(&self) -> LabelsIter<'_> {
-        LabelsIter { syms: Symbols(&self.0) }
+        LabelsIter { syms: Symbols(self.0.as_slice()) }
     }
 
     /// The number of labels (counted: label sets are small).
@@ -144,7 +148,7 @@ impl Labels {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.as_slice().is_empty()
     }
 
     /// A mutable copy for relabeling.
@@ -176,9 +180,10 @@ impl Labels {
         h.0
     }
 
-    /// Heap bytes held by the set's buffer (its strings are shared).
+    /// Heap bytes held by the set's buffer (0 when inline; its strings are
+    /// shared).
     pub fn heap_size(&self) -> usize {
-        self.0.len()
+        self.0.heap_size()
     }
 }
 
@@ -390,7 +395,8 @@ mod tests {
         let a = Labels::from_pairs([("__name__", name), ("v", value)]);
         let b = Labels::from_pairs([("v", value), ("__name__", name)]);
         assert_eq!(a.0, b.0, "equal sets share their symbols");
-        assert!(a.heap_size() < name.len(), "symbols, not text: {} bytes", a.heap_size());
+        let bytes = a.0.as_slice().len();
+        assert!(bytes < name.len(), "symbols, not text: {bytes} bytes");
         let c = a.clone();
         drop((a, b));
         assert!(symbols::is_interned(name) && symbols::is_interned(value));

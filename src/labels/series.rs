@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::Labels;
 
+/// 40 bytes (56 with the `Arc`'s counts), label buffer included when short.
 pub struct Series {
     labels: Labels,
     hash: u64,
@@ -49,6 +50,8 @@ impl Series {
         self.wal_ref.store(v, Ordering::Relaxed);
     }
 }
+
+const _: () = assert!(std::mem::size_of::<Series>() == 40);
 
 /// A series reads as its label set.
 impl std::ops::Deref for Series {
