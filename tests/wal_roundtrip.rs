@@ -136,6 +136,35 @@ fn a_reader_resumes_after_the_committed_position() {
     assert_same(&rest, &batches.concat()[done..]);
 }
 
+/// A remote queue's chunk may end inside a record: committing where the
+/// reader says everything handed out is done must not skip the rest of it.
+#[test]
+fn committing_a_read_that_ends_inside_a_record_keeps_the_rest_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let all: Vec<_> = (0..10).map(|i| series("m", &format!("h{i}"))).collect();
+    let first: Vec<_> = all.iter().map(|s| sample(s, 1000, 1.0)).collect();
+    let second: Vec<_> = all.iter().map(|s| sample(s, 2000, 2.0)).collect();
+    let (mut wal, _) = Wal::open(options(dir.path(), 1 << 20), WalMetrics::unregistered()).unwrap();
+    wal.append(&first).unwrap();
+    wal.append(&second).unwrap();
+    let cursor = wal.register_cursor("remote");
+    let mut reader = wal.reader(&cursor);
+    let mut got = Vec::new();
+    // The first record whole, then 4 of the second's 10 samples.
+    assert_eq!(reader.read_into(&mut got, 14).unwrap(), 14);
+    let done = reader.handed_out();
+    assert_eq!(done, got[9].end, "the end of the first record, the last one read whole");
+    assert!(done < got[13].end, "not the end of the record read in part");
+    cursor.commit(done).unwrap();
+    drop((reader, wal));
+
+    let (wal, _) = Wal::open(options(dir.path(), 1 << 20), WalMetrics::unregistered()).unwrap();
+    let cursor = wal.register_cursor("remote");
+    let mut reader = wal.reader(&cursor);
+    assert_same(&read_all(&mut reader), &second);
+    assert_eq!(reader.handed_out(), wal.head(), "everything read: the head");
+}
+
 #[test]
 fn next_batch_returns_at_most_max_and_nothing_past_the_head() {
     let dir = tempfile::tempdir().unwrap();

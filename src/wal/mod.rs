@@ -163,7 +163,8 @@ pub struct WalSample {
     pub timestamp_ms: i64,
     pub value: f64,
     /// The position after the record the sample came from: committing it
-    /// means every sample up to and including this one is done.
+    /// means every sample of that record and before is done (a reader that
+    /// stopped inside a record says where to commit: `WalReader::handed_out`).
     pub end: Position,
 }
 

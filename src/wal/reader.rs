@@ -33,6 +33,9 @@ pub struct WalReader {
     skip_to: u64,
     /// End of the last record read.
     position: Position,
+    /// Start of the last record read: while `pending` holds samples, they
+    /// are that record's (it is drained before another is read).
+    record_start: Position,
     decoder: Decoder,
     pending: VecDeque<WalSample>,
     skipped: u64,
@@ -60,6 +63,7 @@ impl WalReader {
             sealed_limit: None,
             skip_to: from.offset,
             position: from,
+            record_start: from,
             decoder: Decoder::default(),
             shared,
             pending: VecDeque::new(),
@@ -70,6 +74,18 @@ impl WalReader {
     /// The position after the last record read (pending samples included).
     pub fn position(&self) -> Position {
         self.position
+    }
+
+    /// Where the cursor may be committed once every sample read so far is
+    /// delivered: after the last record read, or before it while some of
+    /// its samples are still pending (a chunk may end inside a record; the
+    /// rest must not be skipped after a restart).
+    pub fn handed_out(&self) -> Position {
+        if self.pending.is_empty() {
+            self.position
+        } else {
+            self.record_start
+        }
     }
 
     /// Samples this reader never saw because the size bound deleted their
@@ -147,6 +163,7 @@ impl WalReader {
                     }
                     _ => Err(Corruption::UnknownType(kind)),
                 };
+                self.record_start = Position { segment, offset: at };
                 self.position = Position { segment, offset: end };
                 r.map_err(|kind| (at, kind))
             }
@@ -216,6 +233,7 @@ impl WalReader {
         self.sealed_limit = None;
         self.skip_to = 0;
         self.position = Position { segment: next, offset: 0 };
+        self.record_start = self.position;
         self.decoder.reset();
         Step::Progress
     }

@@ -99,7 +99,11 @@ impl EndpointQueue {
                 None => break,
             };
             self.count_skipped(&endpoint);
-            let Some(end) = chunk.last().map(|s| s.end) else { break };
+            if chunk.is_empty() {
+                break;
+            }
+            // Not the last sample's record end: the chunk may end inside it.
+            let end = self.reader.handed_out();
             self.metrics.samples_pending.get_or_create(&endpoint).set(chunk.len() as i64);
             let parts = self.split(chunk, shards, &endpoint);
             let result = ctx.send_all(parts, &stop.abort).await;
