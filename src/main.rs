@@ -13,10 +13,10 @@ use tern::config::host_metrics_defaults::{
 };
 use tern::exposition::Format;
 
-/// mimalloc instead of glibc's malloc (feature `mimalloc`, on by default):
-/// the pipeline allocates and frees short-lived buffers on one thread and
-/// label sets on another, which glibc's malloc does at a higher CPU cost
-/// (README, Performance, has the measurement).
+/// mimalloc instead of glibc's malloc (feature `mimalloc`, off by default:
+/// since series and their label sets became one allocation, glibc's malloc
+/// keeps about 7 MiB less resident on bench/e2e.sh for the same CPU; README,
+/// Performance, has the measurements).
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -40,10 +40,11 @@ fn purge_freed_memory_at_once() {
     }
 }
 
-/// No transparent huge pages for tern's memory: mimalloc asks for them on
-/// its arenas, and on a kernel in THP `madvise` mode (Debian's default) every
-/// touched 2 MiB range then stays resident whole (peak RSS 128 MiB instead
-/// of 96 MiB on bench/e2e.sh, for the same CPU). Set before the arenas are
+/// No transparent huge pages for tern's memory: a huge page stays resident
+/// whole once any byte of it is touched. mimalloc asks for them on its
+/// arenas, so on a kernel in THP `madvise` mode (Debian's default) its peak
+/// RSS was 128 MiB instead of 96 MiB on bench/e2e.sh; on a kernel in
+/// `always` mode glibc's heap gets them too. Set before the heap is
 /// touched; a kernel without the option just keeps THP.
 fn disable_transparent_huge_pages() {
     // SAFETY: PR_SET_THP_DISABLE takes plain integer arguments.

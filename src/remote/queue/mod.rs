@@ -170,19 +170,17 @@ impl EndpointQueue {
             if stop.abort.is_cancelled() {
                 return None;
             }
-            match self.reader.next_batch(cap - chunk.len()) {
-                Ok(batch) => {
-                    if !batch.is_empty() && first_at.is_none() {
-                        first_at = Some(Instant::now());
-                    }
-                    chunk.extend(batch);
-                }
-                Err(e) => {
-                    tracing::error!(remote_name = %self.name, error = %e, "reading the WAL failed; retrying");
-                    waited = true;
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
+            // Straight into the chunk: what was read before an error stays.
+            let room = cap - chunk.len();
+            let result = self.reader.read_into(&mut chunk, room);
+            if !chunk.is_empty() && first_at.is_none() {
+                first_at = Some(Instant::now());
+            }
+            if let Err(e) = result {
+                tracing::error!(remote_name = %self.name, error = %e, "reading the WAL failed; retrying");
+                waited = true;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
             }
             // Samples already older than the deadline are a backlog: they go
             // at once, and a full chunk of them lets the shards grow (a burst
