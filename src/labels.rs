@@ -179,12 +179,6 @@ impl Labels {
         }
         h.0
     }
-
-    /// Heap bytes held by the set's buffer (0 when inline; its strings are
-    /// shared).
-    pub fn heap_size(&self) -> usize {
-        self.0.heap_size()
-    }
 }
 
 impl PartialOrd for Labels {

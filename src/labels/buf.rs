@@ -33,14 +33,6 @@ impl SymBuf {
             SymBuf::Heap(b) => b,
         }
     }
-
-    /// Bytes held on the heap (0 when inline).
-    pub(super) fn heap_size(&self) -> usize {
-        match self {
-            SymBuf::Inline { .. } => 0,
-            SymBuf::Heap(b) => b.len(),
-        }
-    }
 }
 
 impl Default for SymBuf {
@@ -74,7 +66,7 @@ mod tests {
             let bytes: Vec<u8> = (0..len).map(|i| i as u8).collect();
             let b = SymBuf::new(&bytes);
             assert_eq!(b.as_slice(), &bytes[..], "len {len}");
-            assert_eq!(b.heap_size(), if len <= INLINE { 0 } else { len }, "len {len}");
+            assert_eq!(matches!(b, SymBuf::Inline { .. }), len <= INLINE, "len {len}");
             assert!(b == b.clone());
         }
         assert!(SymBuf::new(b"ab") != SymBuf::new(b"abc"));
