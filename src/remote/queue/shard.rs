@@ -290,13 +290,16 @@ impl SendShared<'_> {
 /// requests of at most `max_per_send` samples.
 fn requests(items: Vec<Item>, max_per_send: usize) -> Vec<Vec<Group>> {
     // Sized for one sample per series (the steady state): no rehashing.
-    let mut index: HashMap<u64, usize> = HashMap::with_capacity(items.len());
+    let mut index: HashMap<(u64, usize), usize> = HashMap::with_capacity(items.len());
     let mut groups: Vec<Group> = Vec::with_capacity(items.len());
     // Label sets are moved, not cloned: a clone is an atomic increment
     // on the set's (rarely cached) memory, per sample.
     for Item { series, hash, timestamp_ms, value } in items {
         let sample = SampleValue { timestamp_ms, value };
-        match index.entry(hash) {
+        // Keyed by the series itself too: two series whose hashes collide
+        // stay apart. (One series read as two `Arc`s, across a segment
+        // change, makes two groups, in order: still in timestamp order.)
+        match index.entry((hash, Arc::as_ptr(&series) as usize)) {
             std::collections::hash_map::Entry::Occupied(o) => groups[*o.get()].samples.push(sample),
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(groups.len());
@@ -392,5 +395,25 @@ mod tests {
             .collect();
         let s = |l: &str, t: &[i64]| (format!("{{__name__=\"{l}\"}}"), t.to_vec());
         assert_eq!(got, vec![vec![s("a", &[1, 3])], vec![s("a", &[4]), s("b", &[2])]]);
+    }
+
+    #[test]
+    fn series_whose_hashes_collide_are_not_grouped_together() {
+        let a = Arc::new(Series::new(Labels::from_pairs([("__name__", "a")])));
+        let b = Arc::new(Series::new(Labels::from_pairs([("__name__", "b")])));
+        let item = |l: &Arc<Series>, t: i64| Item {
+            series: l.clone(),
+            hash: 7,
+            timestamp_ms: t,
+            value: t as f64,
+        };
+        let items = vec![item(&a, 1), item(&b, 2), item(&a, 3), item(&b, 4)];
+        let got: Vec<(String, Vec<i64>)> = requests(items, 10)
+            .concat()
+            .into_iter()
+            .map(|g| (g.series.to_string(), g.samples.iter().map(|s| s.timestamp_ms).collect()))
+            .collect();
+        let want = [("{__name__=\"a\"}", vec![1, 3]), ("{__name__=\"b\"}", vec![2, 4])];
+        assert_eq!(got, want.map(|(l, t)| (l.to_string(), t)));
     }
 }
