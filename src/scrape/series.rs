@@ -9,7 +9,7 @@
 //!   relabeling, sorting and hashing. Entries unseen for two scrapes go.
 //! - Staleness comes from the cache itself, not from per-scrape maps: each
 //!   entry records the scrape (iteration) in which its sample was last
-//!   stored. After a successful scrape, an entry stored in the last
+//!   stored, as a 16-bit stamp (see [`Stamps`]). After a successful scrape, an entry stored in the last
 //!   successful scrape and not in this one gets a stale marker, unless a
 //!   sample with the same label set was stored in this scrape (two raw
 //!   series that label the same) or it carried its own timestamp and
@@ -103,20 +103,41 @@ pub struct AppendStats {
 struct CacheEntry {
     /// 96 bits of the seeded XXH3-128 hash of the raw series text (see
     /// [`SeriesCache`]); beside the other fields so that the entry packs
-    /// into 32 bytes.
+    /// into 24 bytes.
     key: [u32; 3],
     /// `None`: dropped by metric_relabel_configs.
     series: Option<Arc<Series>>,
-    last_seen: u32,
-    /// The iteration whose append last stored this entry's sample (0: none).
-    stored: u32,
+    /// [`Stamps::seen`] of the last iteration that saw the entry.
+    last_seen: u8,
     /// The stored sample carried its own timestamp (honored).
     explicit_timestamp: bool,
+    /// [`Stamps::stored`] of the iteration whose append last stored this
+    /// entry's sample, while that is the last successful one or the current
+    /// one (0: none).
+    stored: u16,
+}
+
+/// An entry keeps iterations as small stamps, which is exact because every
+/// append ends by evicting the entries not seen in it or the one before, and
+/// by clearing the `stored` stamps of every iteration but the last
+/// successful one: stamps of at most three consecutive iterations are ever
+/// compared, and consecutive iterations never share a stamp. Stamps are
+/// never 0 (an entry's "none").
+struct Stamps;
+
+impl Stamps {
+    fn seen(iteration: u32) -> u8 {
+        (iteration % 0xff) as u8 + 1
+    }
+
+    fn stored(iteration: u32) -> u16 {
+        (iteration % 0xffff) as u16 + 1
+    }
 }
 
 /// What an append changed in an entry, to undo if the scrape fails:
 /// (entry index, `stored` and `explicit_timestamp` before).
-type Undo = Vec<(u32, u32, bool)>;
+type Undo = Vec<(u32, u16, bool)>;
 
 #[derive(Debug, Clone)]
 struct PrevSeries {
@@ -173,8 +194,8 @@ impl SeriesState {
     /// The series stored by the last successful append (and those inherited,
     /// until the first append), by label hash.
     fn live_series(&self) -> impl Iterator<Item = (u64, PrevSeries)> + '_ {
-        let last_ok = self.last_ok;
-        let cached = self.cache.values().filter(move |e| last_ok != 0 && e.stored == last_ok);
+        let last_ok = (self.last_ok != 0).then(|| Stamps::stored(self.last_ok));
+        let cached = self.cache.values().filter(move |e| Some(e.stored) == last_ok);
         let cached = cached.filter_map(|e| {
             let series = e.series.clone()?;
             let explicit_timestamp = e.explicit_timestamp;
@@ -272,7 +293,7 @@ impl SeriesState {
             let (index, entry, hit) = self.cache.get_or_insert(sample.series, || {
                 Ok(Self::label_sample(settings, &sample)?.map(|l| Arc::new(Series::new(l))))
             })?;
-            entry.last_seen = iteration;
+            entry.last_seen = Stamps::seen(iteration);
             let Some(series) = &entry.series else { continue };
             let hash = series.hash();
             stats.post_relabel += 1;
@@ -296,7 +317,7 @@ impl SeriesState {
             }
             out.push(SeriesSample { series: series.clone(), timestamp_ms, value: sample.value });
             undo.push((index, entry.stored, entry.explicit_timestamp));
-            entry.stored = iteration;
+            entry.stored = Stamps::stored(iteration);
             entry.explicit_timestamp = explicit;
         }
         if over_limit {
@@ -432,10 +453,18 @@ impl SeriesState {
         n
     }
 
-    /// Drops cache entries not seen in this scrape or the one before.
+    /// Drops cache entries not seen in this scrape or the one before, and
+    /// clears the `stored` stamps of all but the last successful scrape
+    /// (see [`Stamps`]). Runs once `last_ok` is set for this scrape.
     fn evict(&mut self) {
-        let keep_from = self.iteration.saturating_sub(1);
-        self.cache.retain_seen_since(keep_from);
+        let seen = [Stamps::seen(self.iteration), Stamps::seen(self.iteration.saturating_sub(1))];
+        let live = (self.last_ok != 0).then(|| Stamps::stored(self.last_ok));
+        self.cache.retain(|e| {
+            if Some(e.stored) != live {
+                e.stored = 0;
+            }
+            seen.contains(&e.last_seen)
+        });
     }
 }
 
@@ -444,7 +473,7 @@ impl SeriesState {
 /// entry, 32 bytes). An entry is keyed by 96 bits of a hash of its raw
 /// series text (XXH3-128, seeded per process so no target can aim for a
 /// collision), not by the text itself: 12 bytes instead of the text (about
-/// 55 bytes a series on a typical body). Two texts of one target colliding
+/// 55 bytes a series on a typical body). An entry is 24 bytes. Two texts of one target colliding
 /// is a chance of about n²/2⁹⁷ (below 10⁻¹⁷ for a million series).
 /// Evicting rebuilds the index.
 #[derive(Debug)]
@@ -518,14 +547,15 @@ impl SeriesCache {
         }
     }
 
-    /// Keeps the entries seen since iteration `keep_from` (re-indexing only
-    /// when one goes).
-    fn retain_seen_since(&mut self, keep_from: u32) {
-        if self.entries.iter().all(|e| e.last_seen >= keep_from) {
+    /// Keeps the entries for which `keep` (which may update them) says so,
+    /// re-indexing only when one goes.
+    fn retain(&mut self, keep: impl FnMut(&mut CacheEntry) -> bool) {
+        let before = self.entries.len();
+        self.entries.retain_mut(keep);
+        if self.entries.len() == before {
             self.trim();
             return;
         }
-        self.entries.retain(|e| e.last_seen >= keep_from);
         self.index.clear();
         let entries = &self.entries;
         for (i, e) in entries.iter().enumerate() {

@@ -333,7 +333,32 @@ fn a_failed_scrape_marks_stale_as_the_last_successful_one_stored() {
 }
 
 #[test]
-fn a_cache_entry_packs_into_32_bytes() {
+fn a_cache_entry_packs_into_24_bytes() {
     // 200,000 series: each byte more is 0.2 MB of every agent's memory.
-    assert_eq!(std::mem::size_of::<CacheEntry>(), 32);
+    assert_eq!(std::mem::size_of::<CacheEntry>(), 24);
+}
+
+#[test]
+fn staleness_stays_exact_when_the_iteration_stamps_wrap() {
+    // The second spelling is stored by scrape 1, then seen but not stored
+    // (the first spelling wins) by scrapes 2 to 65,536, whose last one has
+    // the same 16-bit stamp as scrape 1. Its old stamp must not pass for
+    // that scrape's: when the series goes, one stale marker, not two.
+    let mut s = SeriesState::new(settings());
+    let (first, second) = (r#"a{x="1",y="2"}"#, r#"a{y="2",x="1"}"#);
+    scrape(&mut s, Ok(&format!("{second} 1\n")), T0);
+    let both = format!("{first} 1\n{second} 1\n");
+    let mut out = Vec::new();
+    for i in 2..=65_536u32 {
+        assert_eq!(Stamps::stored(i) == Stamps::stored(1), i == 65_536);
+        out.clear();
+        let (stats, err) = s.append(Ok((both.as_bytes(), Format::Text)), T0, 0.0, &mut out);
+        assert!(err.is_none());
+        assert_eq!((stats.stale_markers, stats.duplicates), (0, 1));
+    }
+    let (out, stats, _) = scrape(&mut s, Ok("b 1\n"), T0 + 10);
+    assert_eq!(stats.stale_markers, 1, "{out:?}");
+    assert!(out.contains(
+        &r#"{__name__="a", instance="h:9100", job="node", x="1", y="2"} STALE@10"#.to_owned()
+    ));
 }
