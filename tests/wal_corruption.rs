@@ -2,9 +2,8 @@
 //! counted, and everything before the damage is still delivered.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use tern::labels::{Labels, Series};
+use tern::labels::{Labels, Series, SharedSeries};
 use tern::scrape::SeriesSample;
 use tern::wal::{Corruption, FsyncPolicy, Position, Wal, WalMetrics, WalOptions, WalSample};
 
@@ -24,7 +23,7 @@ impl Built {
         let series: Vec<_> = (0..12)
             .map(|i| {
                 let labels = Labels::from_pairs([("__name__", "m"), ("i", &i.to_string())]);
-                Arc::new(Series::new(labels))
+                SharedSeries::new(Series::new(labels))
             })
             .collect();
         let mut batches = Vec::new();

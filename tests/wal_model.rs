@@ -8,11 +8,10 @@
 //! torn tail), in order, each with the position after its batch.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use proptest::prelude::*;
 use proptest::sample::Index;
-use tern::labels::{Labels, Series};
+use tern::labels::{Labels, Series, SharedSeries};
 use tern::scrape::SeriesSample;
 use tern::wal::{Cursor, FsyncPolicy, Position, Wal, WalMetrics, WalOptions, WalSample};
 
@@ -61,7 +60,7 @@ struct Harness {
     dir: PathBuf,
     wal: Option<Wal>,
     cursor: Cursor,
-    series: Vec<Arc<Series>>,
+    series: Vec<SharedSeries>,
     /// Surviving batches: position after each, and its samples.
     batches: Vec<(Position, Vec<SeriesSample>)>,
     committed: Position,
@@ -83,7 +82,7 @@ impl Harness {
         let cursor = wal.register_cursor("remote");
         let series = (0..8)
             .map(|i| Labels::from_pairs([("__name__", "m"), ("s", &i.to_string())]))
-            .map(|l| Arc::new(Series::new(l)))
+            .map(|l| SharedSeries::new(Series::new(l)))
             .collect();
         Harness {
             dir: dir.to_owned(),

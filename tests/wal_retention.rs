@@ -3,9 +3,8 @@
 //! readers that skip them).
 
 use std::path::Path;
-use std::sync::Arc;
 
-use tern::labels::{Labels, Series};
+use tern::labels::{Labels, Series, SharedSeries};
 use tern::scrape::SeriesSample;
 use tern::wal::{FsyncPolicy, Position, Wal, WalMetrics, WalOptions, WalReader, WalSample};
 
@@ -24,7 +23,7 @@ fn batch(b: i64) -> Vec<SeriesSample> {
         .map(|i| {
             let labels = Labels::from_pairs([("__name__", "m"), ("i", &i.to_string())]);
             SeriesSample {
-                series: Arc::new(Series::new(labels)),
+                series: SharedSeries::new(Series::new(labels)),
                 timestamp_ms: b * 1000,
                 value: (b * 31 + i) as f64 * 1.25,
             }

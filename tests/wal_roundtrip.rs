@@ -1,21 +1,20 @@
 //! WAL round trips: what is appended is read back bit-exactly, in order,
 //! across segment rotations, reopen and cursor commits.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use tern::labels::{Labels, Series};
+use tern::labels::{Labels, Series, SharedSeries};
 use tern::scrape::SeriesSample;
 use tern::wal::{Cursor, FsyncPolicy, Position, Wal, WalMetrics, WalOptions, WalReader, WalSample};
 
 const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
 
-fn series(name: &str, instance: &str) -> Arc<Series> {
+fn series(name: &str, instance: &str) -> SharedSeries {
     let labels = Labels::from_pairs([("__name__", name), ("instance", instance), ("job", "node")]);
-    Arc::new(Series::new(labels))
+    SharedSeries::new(Series::new(labels))
 }
 
-fn sample(series: &Arc<Series>, timestamp_ms: i64, value: f64) -> SeriesSample {
+fn sample(series: &SharedSeries, timestamp_ms: i64, value: f64) -> SeriesSample {
     SeriesSample { series: series.clone(), timestamp_ms, value }
 }
 
@@ -300,7 +299,10 @@ fn a_reader_of_the_segment_being_written_shares_the_writers_series() {
     let mut reader = wal.reader(&cursor);
     let got = read_all(&mut reader);
     assert_eq!(got.len(), 2);
-    assert!(Arc::ptr_eq(&got[0].series, &a) && Arc::ptr_eq(&got[1].series, &b), "not copied");
+    assert!(
+        SharedSeries::ptr_eq(&got[0].series, &a) && SharedSeries::ptr_eq(&got[1].series, &b),
+        "not copied"
+    );
     // A series dropped by every stage is built again from its record.
     let c = series("c", "h1");
     wal.append(&[sample(&c, 2000, 3.0)]).unwrap();
@@ -318,5 +320,32 @@ fn a_reader_of_the_segment_being_written_shares_the_writers_series() {
     let mut first = Vec::new();
     fresh.read_into(&mut first, 2).unwrap();
     assert_eq!(first[0].series.labels(), a.labels());
-    assert!(!Arc::ptr_eq(&first[0].series, &a), "segment 1 is sealed: rebuilt, still right");
+    assert!(
+        !SharedSeries::ptr_eq(&first[0].series, &a),
+        "segment 1 is sealed: rebuilt, still right"
+    );
+}
+
+#[test]
+fn series_no_stage_holds_are_let_go_and_read_back_from_their_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = WalMetrics::unregistered();
+    let (mut wal, _) = Wal::open(options(dir.path(), 1 << 20), metrics.clone()).unwrap();
+    let cursor = wal.register_cursor("remote");
+    let (a, b) = (series("a", "h1"), series("b", "h1"));
+    wal.append(&[sample(&a, 1000, 1.0), sample(&b, 1000, 2.0)]).unwrap();
+    assert_eq!(metrics.series.get(), 2);
+    let b_text = b.to_string();
+    drop(b);
+    assert_eq!(wal.forget_unused_series(), 1, "b: only the writer held it");
+    assert_eq!((wal.forget_unused_series(), metrics.series.get()), (0, 1), "a is held");
+    // a keeps its ref: the next batch declares nothing (a Samples record of
+    // one sample is under 20 bytes; a Series record would add its labels).
+    let before = wal.head();
+    wal.append(&[sample(&a, 2000, 3.0)]).unwrap();
+    assert!(wal.head().offset - before.offset < 20, "{before} -> {}", wal.head());
+    let got = read_all(&mut wal.reader(&cursor));
+    let seen: Vec<_> = got.iter().map(|s| (s.series.to_string(), s.value)).collect();
+    assert_eq!(seen, [(a.to_string(), 1.0), (b_text, 2.0), (a.to_string(), 3.0)]);
+    assert!(SharedSeries::ptr_eq(&got[0].series, &a), "a is still shared");
 }

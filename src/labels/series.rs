@@ -1,20 +1,27 @@
 //! A series as the pipeline passes it, from the scrape stage through the
 //! WAL to the remote queues: its final label set, the label set's stable
-//! hash, and the WAL writer's reference to it. Shared (`Arc<Series>`), so
+//! hash, and the WAL writer's reference to it. Shared ([`SharedSeries`]), so
 //! each series' labels exist once in memory whatever holds them.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::Labels;
 
-/// 40 bytes (56 with the `Arc`'s counts), label buffer included when short.
+/// A shared series: a reference-counted pointer without weak references,
+/// so the allocation is the 32-byte `Series` and an 8-byte count (40 bytes,
+/// the allocator's 48-byte class; with `std::sync::Arc`'s two counts it
+/// would be 48 bytes, served from the 64-byte class).
+pub type SharedSeries = triomphe::Arc<Series>;
+
+/// 32 bytes, label buffer included when short.
 pub struct Series {
     labels: Labels,
     hash: u64,
-    /// The WAL writer's `(epoch << 32) | (ref + 1)` for this series (0: none):
-    /// the segment encoder of that epoch has declared the series as `ref`.
-    wal_ref: AtomicU64,
+    /// `ref + 1` of the last WAL segment that declared this series (0:
+    /// none), a hint the WAL writer checks against its table of the
+    /// segment it writes (an older segment's ref may point elsewhere).
+    wal_ref: AtomicU32,
 }
 
 impl Series {
@@ -26,7 +33,7 @@ impl Series {
     /// `hash` is `labels.stable_hash()`, computed by the caller (tests pass
     /// others to make collisions).
     pub fn with_hash(labels: Labels, hash: u64) -> Self {
-        Series { labels, hash, wal_ref: AtomicU64::new(0) }
+        Series { labels, hash, wal_ref: AtomicU32::new(0) }
     }
 
     pub fn labels(&self) -> &Labels {
@@ -38,20 +45,20 @@ impl Series {
         self.hash
     }
 
-    /// The ref the WAL encoder of `epoch` gave this series, if any.
-    pub(crate) fn wal_ref(&self, epoch: u32) -> Option<u32> {
-        let v = self.wal_ref.load(Ordering::Relaxed);
-        (v >> 32 == u64::from(epoch) && v as u32 != 0).then(|| v as u32 - 1)
+    /// The ref the WAL writer last gave this series, in some segment: the
+    /// caller checks that its segment's ref is this series.
+    pub(crate) fn wal_ref(&self) -> Option<u32> {
+        self.wal_ref.load(Ordering::Relaxed).checked_sub(1)
     }
 
-    /// Records the ref the WAL encoder of `epoch` gave this series.
-    pub(crate) fn set_wal_ref(&self, epoch: u32, r: u32) {
-        let v = u64::from(epoch) << 32 | u64::from(r.wrapping_add(1));
-        self.wal_ref.store(v, Ordering::Relaxed);
+    /// Records the ref the WAL writer gave this series. A ref too large to
+    /// record (`u32::MAX`) records none: the series is declared again.
+    pub(crate) fn set_wal_ref(&self, r: u32) {
+        self.wal_ref.store(r.checked_add(1).unwrap_or(0), Ordering::Relaxed);
     }
 }
 
-const _: () = assert!(std::mem::size_of::<Series>() == 40);
+const _: () = assert!(std::mem::size_of::<Series>() == 32);
 
 /// A series reads as its label set.
 impl std::ops::Deref for Series {

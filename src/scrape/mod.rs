@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use crate::labels::{Labels, Series};
+use crate::labels::{Labels, SharedSeries};
 
 pub mod fetch;
 pub mod job;
@@ -31,7 +31,7 @@ pub use target::{DroppedTarget, Target};
 /// One sample of a series (its final label set and hash).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesSample {
-    pub series: Arc<Series>,
+    pub series: SharedSeries,
     pub timestamp_ms: i64,
     pub value: f64,
 }

@@ -28,7 +28,7 @@ use hashbrown::hash_table;
 use std::sync::Arc;
 
 use crate::exposition::{Entry, Format, Parser, STALE_NAN_BITS};
-use crate::labels::{Labels, LabelsBuilder, Series, METRIC_NAME};
+use crate::labels::{Labels, LabelsBuilder, Series, SharedSeries, METRIC_NAME};
 use crate::relabel::{self, Rule};
 
 use super::{Limits, SeriesSample};
@@ -106,7 +106,7 @@ struct CacheEntry {
     /// into 24 bytes.
     key: [u32; 3],
     /// `None`: dropped by metric_relabel_configs.
-    series: Option<Arc<Series>>,
+    series: Option<SharedSeries>,
     /// [`Stamps::seen`] of the last iteration that saw the entry.
     last_seen: u8,
     /// The stored sample carried its own timestamp (honored).
@@ -141,7 +141,7 @@ type Undo = Vec<(u32, u16, bool)>;
 
 #[derive(Debug, Clone)]
 struct PrevSeries {
-    series: Arc<Series>,
+    series: SharedSeries,
     explicit_timestamp: bool,
 }
 
@@ -157,7 +157,7 @@ pub struct SeriesState {
     last_ok: u32,
     /// Series stored by the previous loop of this target (see `inherit`).
     inherited: HashMap<u64, PrevSeries>,
-    auto: [Arc<Series>; 5],
+    auto: [SharedSeries; 5],
 }
 
 const AUTO_NAMES: [&str; 5] = [
@@ -173,7 +173,7 @@ impl SeriesState {
         let auto = AUTO_NAMES.map(|name| {
             let mut b = settings.target_labels.builder();
             b.set(METRIC_NAME, name);
-            Arc::new(Series::new(b.build()))
+            SharedSeries::new(Series::new(b.build()))
         });
         SeriesState {
             settings,
@@ -291,7 +291,8 @@ impl SeriesState {
             let iteration = self.iteration;
             let settings = &self.settings;
             let (index, entry, hit) = self.cache.get_or_insert(sample.series, || {
-                Ok(Self::label_sample(settings, &sample)?.map(|l| Arc::new(Series::new(l))))
+                Ok(Self::label_sample(settings, &sample)?
+                    .map(|l| SharedSeries::new(Series::new(l))))
             })?;
             entry.last_seen = Stamps::seen(iteration);
             let Some(series) = &entry.series else { continue };
@@ -515,7 +516,7 @@ impl SeriesCache {
     fn get_or_insert<E>(
         &mut self,
         text: &str,
-        make: impl FnOnce() -> Result<Option<Arc<Series>>, E>,
+        make: impl FnOnce() -> Result<Option<SharedSeries>, E>,
     ) -> Result<(u32, &mut CacheEntry, bool), E> {
         let key = xxhash_rust::xxh3::xxh3_128_with_seed(text.as_bytes(), self.seed);
         let key = [key as u32, (key >> 32) as u32, (key >> 64) as u32];

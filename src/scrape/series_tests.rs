@@ -266,7 +266,7 @@ fn a_cache_hit_reuses_the_label_set() {
     s.append(Ok((b"a{x=\"1\"} 1\n", Format::Text)), T0, 0.0, &mut first);
     let mut second = Vec::new();
     s.append(Ok((b"a{x=\"1\"} 2\n", Format::Text)), T0 + 1, 0.0, &mut second);
-    assert!(Arc::ptr_eq(&first[0].series, &second[0].series));
+    assert!(SharedSeries::ptr_eq(&first[0].series, &second[0].series));
 }
 
 #[test]

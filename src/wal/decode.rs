@@ -2,15 +2,14 @@
 //! and value state from its records, in order, from the segment's start.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 use super::error::Corruption;
 use super::record::{Input, FLAG_SAME_TIMESTAMP};
 use super::{LiveSeries, Position, WalSample};
-use crate::labels::{Labels, Series};
+use crate::labels::{Labels, Series, SharedSeries};
 
 struct DecodedSeries {
-    series: Arc<Series>,
+    series: SharedSeries,
     prev_bits: u64,
 }
 
@@ -57,7 +56,7 @@ impl Decoder {
                     shared
                 }
                 // Rebuilt and rehashed: damaged-but-valid input may be unsorted.
-                None => Arc::new(Series::new(Labels::from_sorted(pairs.iter().copied()))),
+                None => SharedSeries::new(Series::new(Labels::from_sorted(pairs.iter().copied()))),
             };
             self.series.push(DecodedSeries { series, prev_bits: 0 });
             n += 1;
@@ -152,17 +151,39 @@ mod tests {
     /// cache shares them).
     fn sample(name: &str, ts: i64, value: f64) -> SeriesSample {
         thread_local! {
-            static SERIES: std::cell::RefCell<Vec<Arc<Series>>> = Default::default();
+            static SERIES: std::cell::RefCell<Vec<SharedSeries>> = Default::default();
         }
         let series = SERIES.with_borrow_mut(|all| {
             if let Some(s) = all.iter().find(|s| s.get("__name__") == Some(name)) {
                 return s.clone();
             }
             let labels = Labels::from_pairs([("__name__", name), ("job", "node")]);
-            all.push(Arc::new(Series::new(labels)));
+            all.push(SharedSeries::new(Series::new(labels)));
             all[all.len() - 1].clone()
         });
         SeriesSample { series, timestamp_ms: ts, value }
+    }
+
+    /// An encoder with its own segment table.
+    #[derive(Default)]
+    struct TestEncoder {
+        enc: Encoder,
+        table: LiveSeries,
+    }
+
+    impl TestEncoder {
+        fn encode(&mut self, batch: &[SeriesSample], buf: &mut Vec<u8>) -> Result<(), usize> {
+            self.enc.encode(batch, buf, &mut self.table)
+        }
+
+        fn reset(&mut self) {
+            self.enc.reset();
+            self.table.reset(0);
+        }
+
+        fn series_count(&self) -> usize {
+            self.enc.series_count()
+        }
     }
 
     /// Decodes every record of `buf` (one segment's bytes).
@@ -194,7 +215,7 @@ mod tests {
             vec![sample("c", -5, specials[2]), sample("a", i64::MAX, f64::NEG_INFINITY)],
             vec![sample("a", i64::MIN, 0.0)],
         ];
-        let mut enc = Encoder::default();
+        let mut enc = TestEncoder::default();
         let mut buf = Vec::new();
         for b in &batches {
             enc.encode(b, &mut buf).unwrap();
@@ -215,14 +236,17 @@ mod tests {
     #[test]
     fn colliding_hashes_keep_series_apart() {
         let with_hash = |name: &str, hash: u64, v: f64| SeriesSample {
-            series: Arc::new(Series::with_hash(Labels::from_pairs([("__name__", name)]), hash)),
+            series: SharedSeries::new(Series::with_hash(
+                Labels::from_pairs([("__name__", name)]),
+                hash,
+            )),
             timestamp_ms: 1,
             value: v,
         };
         let (a, b) = (with_hash("a", 7, 1.0), with_hash("b", 7, 2.0));
         // Equal labels in another series object: declared again, still right.
         let c = with_hash("a", 7, 3.0);
-        let mut enc = Encoder::default();
+        let mut enc = TestEncoder::default();
         let mut buf = Vec::new();
         enc.encode(&[a.clone(), b.clone(), c.clone()], &mut buf).unwrap();
         enc.encode(&[b.clone(), a.clone(), c], &mut buf).unwrap();
@@ -241,7 +265,7 @@ mod tests {
     #[test]
     fn each_encoder_declares_the_series_it_has_not_written() {
         let batch = [sample("a", 1, 1.0), sample("b", 1, 2.0)];
-        let (mut first, mut second) = (Encoder::default(), Encoder::default());
+        let (mut first, mut second) = (TestEncoder::default(), TestEncoder::default());
         let (mut buf1, mut buf2) = (Vec::new(), Vec::new());
         first.encode(&batch, &mut buf1).unwrap();
         // Another encoder (another WAL, or the next segment) sees the refs
@@ -262,9 +286,27 @@ mod tests {
     }
 
     #[test]
+    fn a_ref_left_by_an_older_segment_is_checked_not_trusted() {
+        let (a, b) = (sample("a", 1, 1.0), sample("b", 1, 2.0));
+        let mut enc = TestEncoder::default();
+        enc.encode(&[a.clone(), b.clone()], &mut Vec::new()).unwrap();
+        // The next segment: b is declared first, so a's old ref (0) now
+        // names b in this segment's table, and a must be declared anew.
+        enc.reset();
+        let mut buf = Vec::new();
+        enc.encode(std::slice::from_ref(&b), &mut buf).unwrap();
+        enc.encode(&[a, b], &mut buf).unwrap();
+        let got = decode_all(&buf).unwrap();
+        let names: Vec<_> =
+            got.iter().map(|s| (s.series.get("__name__").unwrap(), s.value)).collect();
+        assert_eq!(names, [("b", 2.0), ("a", 1.0), ("b", 2.0)]);
+        assert_eq!(enc.series_count(), 2);
+    }
+
+    #[test]
     fn unchanged_values_cost_two_bytes() {
         let batch: Vec<_> = (0..100).map(|i| sample(&format!("m{i}"), 5, i as f64)).collect();
-        let mut enc = Encoder::default();
+        let mut enc = TestEncoder::default();
         let mut first = Vec::new();
         enc.encode(&batch, &mut first).unwrap();
         let mut second = Vec::new();

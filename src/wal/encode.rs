@@ -3,16 +3,16 @@
 //!
 //! Nothing here allocates per sample once a segment has seen its series: the
 //! output buffer and the ref scratch vector are reused, and a series' ref is
-//! read from the series itself (see [`Series::wal_ref`]), with no lookup.
-
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Weak};
+//! read from the series itself (see
+//! [`Series::wal_ref`](crate::labels::Series)), with no lookup: one pointer
+//! comparison with the table's entry confirms it.
 
 use super::record::{
     begin_record, finish_record, put_varint, put_xor, put_zigzag, varint_len, FLAG_SAME_TIMESTAMP,
     MAX_PAYLOAD, SAMPLES, SERIES,
 };
-use crate::labels::{Labels, Series};
+use super::LiveSeries;
+use crate::labels::Labels;
 use crate::scrape::SeriesSample;
 
 /// A Series record is closed once its payload passes this size.
@@ -20,38 +20,12 @@ const SERIES_RECORD_TARGET: usize = 1 << 20;
 /// Samples per Samples record; larger batches take several records.
 pub(crate) const MAX_SAMPLES_PER_RECORD: usize = 1 << 16;
 
-/// Epochs of segment encoders, unique in the process: a series' recorded
-/// ref is valid only for the encoder state of its epoch.
-static NEXT_EPOCH: AtomicU32 = AtomicU32::new(1);
-
-fn new_epoch() -> u32 {
-    loop {
-        let e = NEXT_EPOCH.fetch_add(1, Ordering::Relaxed);
-        if e != 0 {
-            return e;
-        }
-    }
-}
-
-/// The current segment's series: ref (index) -> previous value. Each series
-/// carries the ref this encoder's epoch gave it.
+/// The current segment's value state: ref (index) -> previous value. The
+/// segment's series, by ref, are the [`LiveSeries`] table `encode` is given.
+#[derive(Default)]
 pub(crate) struct Encoder {
-    epoch: u32,
     prev_bits: Vec<u64>,
     refs: Vec<u32>,
-    /// The series the last `encode` declared, in ref order.
-    declared: Vec<Weak<Series>>,
-}
-
-impl Default for Encoder {
-    fn default() -> Self {
-        Encoder {
-            epoch: new_epoch(),
-            prev_bits: Vec::new(),
-            refs: Vec::new(),
-            declared: Vec::new(),
-        }
-    }
 }
 
 /// Encoded size of a label set in a Series record.
@@ -65,17 +39,10 @@ fn label_set_len(labels: &Labels) -> usize {
 }
 
 impl Encoder {
-    /// Forgets every series: the next segment starts afresh.
+    /// Forgets every series: the next segment starts afresh (with an empty
+    /// table).
     pub(crate) fn reset(&mut self) {
-        self.epoch = new_epoch();
         self.prev_bits.clear();
-        self.declared.clear();
-    }
-
-    /// The series the last `encode` declared (refs in order, following
-    /// those declared before), to publish once its records are written.
-    pub(crate) fn take_declared(&mut self) -> std::vec::Drain<'_, Weak<Series>> {
-        self.declared.drain(..)
     }
 
     /// Number of series the current segment has declared.
@@ -86,18 +53,24 @@ impl Encoder {
 
     /// Appends the records for `samples` to `buf`: one Series record for the
     /// series this segment has not seen (split when large), then the Samples
-    /// record(s). On error the table may hold series whose record was not
-    /// written: the caller must start a new segment.
+    /// record(s). The series it declares are added to `table` (the segment's
+    /// table, which readers see up to `published`: the caller publishes
+    /// them once the records are written). On error the table may hold
+    /// series whose record was not written: the caller must start a new
+    /// segment.
     pub(crate) fn encode(
         &mut self,
         samples: &[SeriesSample],
         buf: &mut Vec<u8>,
+        table: &mut LiveSeries,
     ) -> Result<(), usize> {
+        assert_eq!(table.series.len(), self.prev_bits.len(), "BUG: table of another segment");
         self.refs.clear();
-        self.declared.clear();
         let mut open: Option<usize> = None;
         for s in samples {
-            if let Some(r) = s.series.wal_ref(self.epoch) {
+            // A recorded ref may come from an older segment, where it meant
+            // another series: the table says whether it is this one's.
+            if let Some(r) = s.series.wal_ref().filter(|&r| table.is(r, &s.series)) {
                 self.refs.push(r);
                 continue;
             }
@@ -114,8 +87,8 @@ impl Encoder {
             let r =
                 u32::try_from(self.prev_bits.len()).expect("BUG: 4 billion series in a segment");
             self.prev_bits.push(0);
-            s.series.set_wal_ref(self.epoch, r);
-            self.declared.push(Arc::downgrade(&s.series));
+            s.series.set_wal_ref(r);
+            table.push(s.series.clone());
             self.refs.push(r);
             put_series(buf, r, s.series.labels());
         }

@@ -10,6 +10,7 @@ use prometheus_client::registry::{Registry, Unit};
 pub struct WalMetrics {
     pub segments: Gauge,
     pub bytes: Gauge,
+    pub series: Gauge,
     pub appended_samples: Counter,
     pub appended_bytes: Counter,
     pub replayed_records: Counter,
@@ -26,6 +27,7 @@ impl WalMetrics {
         let m = WalMetrics {
             segments: Gauge::default(),
             bytes: Gauge::default(),
+            series: Gauge::default(),
             appended_samples: Counter::default(),
             appended_bytes: Counter::default(),
             replayed_records: Counter::default(),
@@ -41,6 +43,11 @@ impl WalMetrics {
         let r = registry.sub_registry_with_prefix("tern_wal");
         r.register("segments", "Segment files in the WAL directory", m.segments.clone());
         r.register("bytes", "Total size of the WAL's segment files", m.bytes.clone());
+        r.register(
+            "series",
+            "Series of the segment being written that the writer holds (those no other stage holds are let go about once a minute)",
+            m.series.clone(),
+        );
         r.register("appended_samples", "Samples appended", m.appended_samples.clone());
         r.register("appended_bytes", "Bytes appended to segments", m.appended_bytes.clone());
         r.register(

@@ -121,10 +121,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use crate::labels::Series;
+use crate::labels::SharedSeries;
 
 pub mod cursor;
 mod decode;
@@ -159,7 +159,7 @@ impl fmt::Display for Position {
 /// One sample read back from the log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WalSample {
-    pub series: Arc<Series>,
+    pub series: SharedSeries,
     pub timestamp_ms: i64,
     pub value: f64,
     /// The position after the record the sample came from: committing it
@@ -262,23 +262,68 @@ impl Shared {
     }
 }
 
-/// The series the writer declared in segment `segment`, indexed by ref, as
-/// weak references (a series no stage holds any more is not kept alive).
-/// Holds only declarations whose records were written.
+/// The series the writer declared in segment `segment`, indexed by ref: the
+/// writer's table (it checks a series' recorded ref against it) and the
+/// readers' (a reader of the segment takes its series from it instead of
+/// building them again). Readers see the first `published` entries, whose
+/// records were written. An entry no other stage holds is let go (`None`)
+/// by [`LiveSeries::forget_unused`]: that series can never be appended
+/// again, and a reader rebuilds it from its record.
 #[derive(Debug, Default)]
 pub(crate) struct LiveSeries {
     pub(crate) segment: u64,
-    pub(crate) series: Vec<std::sync::Weak<Series>>,
+    pub(crate) series: Vec<Option<SharedSeries>>,
+    pub(crate) published: usize,
+    /// Entries that are `Some`.
+    pub(crate) held: usize,
 }
 
 impl LiveSeries {
-    /// The series of `r` in `segment`, if it is the live segment and the
-    /// series still exists.
-    pub(crate) fn get(&self, segment: u64, r: u64) -> Option<Arc<Series>> {
+    /// The series of `r` in `segment`, if it is the live segment, the
+    /// declaration of `r` is written and the series is still held.
+    pub(crate) fn get(&self, segment: u64, r: u64) -> Option<SharedSeries> {
         if segment != self.segment {
             return None;
         }
-        self.series.get(usize::try_from(r).ok()?)?.upgrade()
+        let r = usize::try_from(r).ok().filter(|&r| r < self.published)?;
+        self.series.get(r)?.clone()
+    }
+
+    /// Whether ref `r` is `series` itself.
+    pub(crate) fn is(&self, r: u32, series: &SharedSeries) -> bool {
+        let entry = self.series.get(r as usize).and_then(Option::as_ref);
+        entry.is_some_and(|t| SharedSeries::ptr_eq(t, series))
+    }
+
+    /// Adds the next ref's series.
+    pub(crate) fn push(&mut self, series: SharedSeries) {
+        self.series.push(Some(series));
+        self.held += 1;
+    }
+
+    /// Starts the table of segment `segment`, empty.
+    pub(crate) fn reset(&mut self, segment: u64) {
+        self.segment = segment;
+        self.series.clear();
+        self.published = 0;
+        self.held = 0;
+    }
+
+    /// Drops the entries of the published refs whose series nothing else
+    /// holds (no scrape cache, queue or reader): it cannot be appended
+    /// again, so only memory would keep it. Returns how many went.
+    pub(crate) fn forget_unused(&mut self) -> usize {
+        let mut n = 0;
+        for entry in &mut self.series[..self.published] {
+            // Only the table holds it, and the table is behind the lock this
+            // `&mut` stands for: no one can take another reference meanwhile.
+            if entry.as_ref().is_some_and(triomphe::Arc::is_unique) {
+                *entry = None;
+                n += 1;
+            }
+        }
+        self.held -= n;
+        n
     }
 }
 

@@ -5,6 +5,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -22,6 +23,9 @@ use crate::scrape::SeriesSample;
 
 /// How many deleted segments readers can still ask about.
 const DROPPED_MEMORY: usize = 1024;
+/// How often appends let go of the series no other stage holds (a pass over
+/// the segment's table).
+const FORGET_EVERY: Duration = Duration::from_secs(60);
 
 /// The write-ahead log (see the module doc). One owner appends.
 pub struct Wal {
@@ -38,6 +42,7 @@ pub struct Wal {
     encoder: Encoder,
     buf: Vec<u8>,
     last_sync: Instant,
+    last_forget: Instant,
     total_bytes: u64,
 }
 
@@ -72,6 +77,7 @@ impl Wal {
             encoder: Encoder::default(),
             buf: Vec::new(),
             last_sync: Instant::now(),
+            last_forget: Instant::now(),
             total_bytes,
         };
         wal.start_segment()?;
@@ -108,7 +114,8 @@ impl Wal {
             self.start_segment()?;
         }
         self.buf.clear();
-        if let Err(size) = self.encoder.encode(samples, &mut self.buf) {
+        let encoded = self.encoder.encode(samples, &mut self.buf, &mut self.shared.live());
+        if let Err(size) = encoded {
             self.abandon_segment();
             return Err(WalError::SeriesTooLarge { size });
         }
@@ -120,10 +127,13 @@ impl Wal {
         }
         let written = self.buf.len() as u64;
         {
-            let declared = self.encoder.take_declared();
-            if declared.len() > 0 {
-                self.shared.live().series.extend(declared);
+            let mut live = self.shared.live();
+            live.published = live.series.len();
+            if self.last_forget.elapsed() >= FORGET_EVERY {
+                live.forget_unused();
+                self.last_forget = Instant::now();
             }
+            self.shared.metrics.series.set(live.held as i64);
         }
         active.size += written;
         active.samples += samples.len() as u64;
@@ -151,6 +161,15 @@ impl Wal {
 
     /// fsyncs what was appended since the last fsync (whatever the policy).
     /// The app calls it on a timer and at shutdown.
+    /// Lets go of the series of the segment being written that no other
+    /// stage holds (appends do so about once a minute); returns how many.
+    pub fn forget_unused_series(&mut self) -> usize {
+        let mut live = self.shared.live();
+        let n = live.forget_unused();
+        self.shared.metrics.series.set(live.held as i64);
+        n
+    }
+
     pub fn sync(&mut self) -> Result<(), WalError> {
         self.last_sync = Instant::now();
         let Some(active) = self.active.as_mut().filter(|a| a.dirty) else {
@@ -253,13 +272,9 @@ impl Wal {
         if let Some(old) = self.active.take() {
             self.seal(old);
         }
-        self.encoder.reset();
         let n = self.next_segment;
-        {
-            let mut live = self.shared.live();
-            live.segment = n;
-            live.series.clear();
-        }
+        self.encoder.reset();
+        self.shared.live().reset(n);
         let path = segment_path(&self.shared.dir, n);
         let file = OpenOptions::new()
             .create(true)
@@ -301,6 +316,11 @@ impl Wal {
         }
         self.seal(old);
         self.encoder.reset();
+        // Series whose declaration was not written; the next append starts
+        // a new segment (and table) anyway.
+        let mut live = self.shared.live();
+        let published = live.published;
+        live.series.truncate(published);
     }
 
     fn enforce_size_bound(&mut self) {

@@ -11,11 +11,9 @@
 // Each user (test, bench) uses part of it.
 #![allow(dead_code)]
 
-use std::sync::Arc;
-
 use tern::exposition::{Entry, Format, MetricType, Parser};
 use tern::labels::Labels;
-use tern::labels::Series as WalSeries;
+use tern::labels::{Series as WalSeries, SharedSeries};
 use tern::scrape::SeriesSample;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -26,7 +24,7 @@ enum Kind {
 }
 
 struct Series {
-    series: Arc<WalSeries>,
+    series: SharedSeries,
     kind: Kind,
     value: f64,
 }
@@ -80,7 +78,7 @@ impl Workload {
                         ("instance".into(), instance.into()),
                     ];
                     pairs.extend(s.labels().map(|l| (l.name.into_owned(), l.value.into_owned())));
-                    let labels = Arc::new(WalSeries::new(Labels::from_pairs(pairs)));
+                    let labels = SharedSeries::new(WalSeries::new(Labels::from_pairs(pairs)));
                     let kind = kind_of(family, &s.name, s.value);
                     series.push(Series { series: labels, kind, value: s.value });
                 }

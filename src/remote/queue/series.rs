@@ -8,7 +8,7 @@
 use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
-use crate::labels::{Labels, Series};
+use crate::labels::{Labels, Series, SharedSeries};
 use crate::relabel::{self, Rule};
 
 /// Final label sets of one endpoint, cached.
@@ -16,7 +16,7 @@ use crate::relabel::{self, Rule};
 pub struct SeriesLabels {
     external: Labels,
     rules: Arc<[Rule]>,
-    cache: HashMap<u64, (Arc<Series>, Option<Arc<Series>>)>,
+    cache: HashMap<u64, (SharedSeries, Option<SharedSeries>)>,
 }
 
 /// Entries kept before the cache is cleared (series churn bound).
@@ -29,20 +29,20 @@ impl SeriesLabels {
 
     /// The endpoint's series for `series`, or `None` when write relabeling
     /// drops it.
-    pub fn get(&mut self, series: Arc<Series>) -> Option<Arc<Series>> {
+    pub fn get(&mut self, series: SharedSeries) -> Option<SharedSeries> {
         if self.rules.is_empty() {
             return Some(series);
         }
         let hash = series.hash();
         if let Some((orig, done)) = self.cache.get(&hash) {
-            if Arc::ptr_eq(orig, &series) || **orig == *series {
+            if SharedSeries::ptr_eq(orig, &series) || **orig == *series {
                 return done.clone();
             }
         }
         if self.cache.len() >= MAX_CACHED {
             self.cache.clear();
         }
-        let done = self.compute(series.labels()).map(|l| Arc::new(Series::new(l)));
+        let done = self.compute(series.labels()).map(|l| SharedSeries::new(Series::new(l)));
         self.cache.insert(hash, (series, done.clone()));
         done
     }
@@ -83,9 +83,12 @@ mod tests {
     fn without_rules_the_series_labels_are_shared_not_copied() {
         let mut s =
             SeriesLabels::new(Labels::from_pairs([("replica", "a"), ("env", "prod")]), rules(&[]));
-        let l = Arc::new(Series::new(Labels::from_pairs([("__name__", "up"), ("env", "dev")])));
+        let l = SharedSeries::new(Series::new(Labels::from_pairs([
+            ("__name__", "up"),
+            ("env", "dev"),
+        ])));
         let got = s.get(l.clone()).unwrap();
-        assert!(Arc::ptr_eq(&got, &l));
+        assert!(SharedSeries::ptr_eq(&got, &l));
         assert_eq!(s.external().to_string(), r#"{env="prod", replica="a"}"#);
     }
 
@@ -95,7 +98,10 @@ mod tests {
             Labels::from_pairs([("replica", "a"), ("env", "prod")]),
             rules(&["{source_labels: [__name__], regex: 'nothing', action: drop}"]),
         );
-        let l = Arc::new(Series::new(Labels::from_pairs([("__name__", "up"), ("env", "dev")])));
+        let l = SharedSeries::new(Series::new(Labels::from_pairs([
+            ("__name__", "up"),
+            ("env", "dev"),
+        ])));
         let got = s.get(l.clone()).unwrap();
         assert_eq!(got.to_string(), r#"{__name__="up", env="dev", replica="a"}"#);
     }
@@ -106,8 +112,9 @@ mod tests {
             Labels::from_pairs([("replica", "a")]),
             rules(&["{source_labels: [__name__, replica], regex: 'go_.*;a', action: drop}"]),
         );
-        let go = Arc::new(Series::new(Labels::from_pairs([("__name__", "go_goroutines")])));
-        let up = Arc::new(Series::new(Labels::from_pairs([("__name__", "up")])));
+        let go =
+            SharedSeries::new(Series::new(Labels::from_pairs([("__name__", "go_goroutines")])));
+        let up = SharedSeries::new(Series::new(Labels::from_pairs([("__name__", "up")])));
         assert_eq!(s.get(go.clone()), None);
         assert!(s.get(up.clone()).is_some());
         // Cached answers stay the same.

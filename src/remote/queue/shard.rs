@@ -24,7 +24,7 @@ use smallvec::{smallvec, SmallVec};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::QueueConfig;
-use crate::labels::{Labels, Series};
+use crate::labels::{Labels, SharedSeries};
 use crate::remote::client::RemoteClient;
 use crate::remote::encode::{Encoder, SampleValue};
 use crate::remote::metrics::{Endpoint, EndpointReason, RemoteMetrics};
@@ -37,7 +37,7 @@ pub const RETRY_429_FOR: Duration = Duration::from_secs(10 * 60);
 #[derive(Debug, Clone)]
 pub struct Item {
     /// The endpoint's series (after write relabeling).
-    pub series: Arc<Series>,
+    pub series: SharedSeries,
     /// The WAL series' hash (before write relabeling): picks the shard and
     /// the group, so each source series stays in timestamp order.
     pub hash: u64,
@@ -50,7 +50,7 @@ pub struct Item {
 /// per series.
 #[derive(Debug, Clone)]
 struct Group {
-    series: Arc<Series>,
+    series: SharedSeries,
     samples: SmallVec<[SampleValue; 1]>,
 }
 
@@ -299,7 +299,7 @@ fn requests(items: Vec<Item>, max_per_send: usize) -> Vec<Vec<Group>> {
         // Keyed by the series itself too: two series whose hashes collide
         // stay apart. (One series read as two `Arc`s, across a segment
         // change, makes two groups, in order: still in timestamp order.)
-        match index.entry((hash, Arc::as_ptr(&series) as usize)) {
+        match index.entry((hash, SharedSeries::as_ptr(&series) as usize)) {
             std::collections::hash_map::Entry::Occupied(o) => groups[*o.get()].samples.push(sample),
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(groups.len());
@@ -371,12 +371,13 @@ fn split(mut groups: Vec<Group>, status: u16) -> Result<(Vec<Group>, Vec<Group>)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::labels::Series;
 
     #[test]
     fn requests_group_by_series_in_order_and_cut_at_max_per_send() {
-        let a = Arc::new(Series::new(Labels::from_pairs([("__name__", "a")])));
-        let b = Arc::new(Series::new(Labels::from_pairs([("__name__", "b")])));
-        let item = |l: &Arc<Series>, hash: u64, t: i64| Item {
+        let a = SharedSeries::new(Series::new(Labels::from_pairs([("__name__", "a")])));
+        let b = SharedSeries::new(Series::new(Labels::from_pairs([("__name__", "b")])));
+        let item = |l: &SharedSeries, hash: u64, t: i64| Item {
             series: l.clone(),
             hash,
             timestamp_ms: t,
@@ -399,9 +400,9 @@ mod tests {
 
     #[test]
     fn series_whose_hashes_collide_are_not_grouped_together() {
-        let a = Arc::new(Series::new(Labels::from_pairs([("__name__", "a")])));
-        let b = Arc::new(Series::new(Labels::from_pairs([("__name__", "b")])));
-        let item = |l: &Arc<Series>, t: i64| Item {
+        let a = SharedSeries::new(Series::new(Labels::from_pairs([("__name__", "a")])));
+        let b = SharedSeries::new(Series::new(Labels::from_pairs([("__name__", "b")])));
+        let item = |l: &SharedSeries, t: i64| Item {
             series: l.clone(),
             hash: 7,
             timestamp_ms: t,
