@@ -14,7 +14,7 @@ mod symbols;
 
 use buf::SymBuf;
 
-pub use series::{Series, SharedSeries};
+pub use series::{prefetch, Series, SharedSeries};
 pub use symbols::stats as symbol_stats;
 
 /// Name of the label that holds the metric name.

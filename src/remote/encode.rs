@@ -22,7 +22,7 @@
 
 use crate::labels::{LabelRef, Labels};
 use crate::remote::prompb;
-use prost::encoding::{encode_varint, encoded_len_varint};
+use prost::encoding::encoded_len_varint;
 use prost::Message;
 
 /// One sample of a series.
@@ -221,12 +221,7 @@ fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
 /// `len_at..body_at`, moving the body when the varint needs more or less.
 fn put_len_before(buf: &mut Vec<u8>, len_at: usize, body_at: usize) {
     let body_len = buf.len() - body_at;
-    let mut varint = [0u8; 10];
-    let n = {
-        let mut out = &mut varint[..];
-        encode_varint(body_len as u64, &mut out);
-        10 - out.len()
-    };
+    let n = encoded_len_varint(body_len as u64);
     let room = body_at - len_at;
     if n != room {
         let new_body_at = len_at + n;
@@ -236,7 +231,13 @@ fn put_len_before(buf: &mut Vec<u8>, len_at: usize, body_at: usize) {
         buf.copy_within(body_at..body_at + body_len, new_body_at);
         buf.truncate(new_body_at + body_len);
     }
-    buf[len_at..len_at + n].copy_from_slice(&varint[..n]);
+    // Written in place, byte by byte: a copy of one or two bytes from a
+    // scratch array would be a `memcpy` call per TimeSeries.
+    let mut v = body_len;
+    for b in &mut buf[len_at..len_at + n] {
+        *b = (v as u8 & 0x7f) | if v >= 0x80 { 0x80 } else { 0 };
+        v >>= 7;
+    }
 }
 
 /// The labels of `own` and those of `external` whose names `own` lacks, in

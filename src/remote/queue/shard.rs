@@ -30,6 +30,9 @@ use crate::remote::encode::{Encoder, SampleValue};
 use crate::remote::metrics::{Endpoint, EndpointReason, RemoteMetrics};
 use crate::remote::retry::{Backoff, DropReason, Jitter, RetryAction};
 
+/// How many groups ahead of the one being encoded a series is prefetched.
+const PREFETCH_AHEAD: usize = 4;
+
 /// How long a request keeps being retried on 429 before it is dropped.
 pub const RETRY_429_FOR: Duration = Duration::from_secs(10 * 60);
 
@@ -199,7 +202,13 @@ impl SendShared<'_> {
         let mut backoff = Backoff::new(self.min_backoff, self.max_backoff, Jitter::Equal);
         let mut first_429: Option<Instant> = None;
         // Encoded once; every retry sends the same bytes.
-        let series = groups.iter().map(|g| (g.series.labels(), &g.samples[..]));
+        // Each series' memory is loaded a few groups ahead of its encoding.
+        let series = groups.iter().enumerate().map(|(i, g)| {
+            if let Some(ahead) = groups.get(i + PREFETCH_AHEAD) {
+                crate::labels::prefetch(&ahead.series);
+            }
+            (g.series.labels(), &g.samples[..])
+        });
         let encoded = {
             let mut encoder = self.encoder.lock().unwrap_or_else(|e| e.into_inner());
             encoder.encode_with_external(series, self.external).map(bytes::Bytes::copy_from_slice)
@@ -308,7 +317,9 @@ fn requests(items: Vec<Item>, max_per_send: usize) -> Vec<Vec<Group>> {
         }
     }
     let mut requests = Vec::new();
-    let mut current: Vec<Group> = Vec::new();
+    // Each request's vector sized once (at most one group per sample).
+    let per_request = max_per_send.min(groups.len());
+    let mut current: Vec<Group> = Vec::with_capacity(per_request);
     let mut n = 0;
     for mut g in groups {
         loop {
@@ -317,7 +328,7 @@ fn requests(items: Vec<Item>, max_per_send: usize) -> Vec<Vec<Group>> {
                 n += g.samples.len();
                 current.push(g);
                 if n == max_per_send {
-                    requests.push(std::mem::take(&mut current));
+                    requests.push(std::mem::replace(&mut current, Vec::with_capacity(per_request)));
                     n = 0;
                 }
                 break;
@@ -327,7 +338,7 @@ fn requests(items: Vec<Item>, max_per_send: usize) -> Vec<Vec<Group>> {
                 series: g.series.clone(),
                 samples: std::mem::replace(&mut g.samples, rest),
             });
-            requests.push(std::mem::take(&mut current));
+            requests.push(std::mem::replace(&mut current, Vec::with_capacity(per_request)));
             n = 0;
         }
     }
