@@ -8,6 +8,7 @@
 
 use std::fmt;
 
+mod arena;
 mod buf;
 mod series;
 mod symbols;

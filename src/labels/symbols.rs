@@ -22,6 +22,8 @@ use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
+use super::arena::{self, Arena};
+
 /// Slots per chunk (a chunk is allocated when the first of them is used).
 const CHUNK_BITS: u32 = 12;
 const CHUNK_SLOTS: usize = 1 << CHUNK_BITS;
@@ -49,6 +51,9 @@ struct Index {
     next: u32,
     /// Bytes of the live strings (headers included).
     bytes: usize,
+    /// Where strings of up to `arena::MAX_BLOCK` bytes (header included)
+    /// live, packed together; longer ones are allocated one by one.
+    arena: Arena,
 }
 
 struct Table {
@@ -64,6 +69,7 @@ static TABLE: Table = Table {
         free: Vec::new(),
         next: 0,
         bytes: 0,
+        arena: Arena::new(),
     }),
     live: AtomicUsize::new(0),
 };
@@ -112,8 +118,13 @@ pub(super) fn intern(s: &str) -> u32 {
     }
     let len = u32::try_from(s.len()).expect("BUG: label string over 4 GiB");
     let layout = layout(s.len());
-    // SAFETY: the layout is never zero-sized (it has a header).
-    let raw = unsafe { alloc::alloc(layout) }.cast::<Header>();
+    let raw = if layout.size() <= arena::MAX_BLOCK {
+        index.arena.alloc(layout.size()).as_ptr()
+    } else {
+        // SAFETY: the layout is never zero-sized (it has a header).
+        unsafe { alloc::alloc(layout) }
+    };
+    let raw = raw.cast::<Header>();
     let Some(h) = NonNull::new(raw) else { alloc::handle_alloc_error(layout) };
     // SAFETY: freshly allocated with room for the header and `len` bytes.
     unsafe {
@@ -220,8 +231,15 @@ fn free_if_unused(sym: u32, h: NonNull<Header>) {
     let layout = layout(len);
     index.bytes -= layout.size();
     TABLE.live.fetch_sub(1, Ordering::Relaxed);
-    // SAFETY: unreachable now: out of its slot and the index, no reference.
-    unsafe { alloc::dealloc(h.as_ptr().cast(), layout) };
+    // SAFETY: unreachable now: out of its slot and the index, no reference;
+    // allocated by `intern` from where its size sends it.
+    unsafe {
+        if layout.size() <= arena::MAX_BLOCK {
+            index.arena.free(h.cast(), layout.size());
+        } else {
+            alloc::dealloc(h.as_ptr().cast(), layout);
+        }
+    }
 }
 
 /// Live strings and their bytes (for tern's own metrics).
