@@ -159,8 +159,6 @@ impl Wal {
         Ok(self.head)
     }
 
-    /// fsyncs what was appended since the last fsync (whatever the policy).
-    /// The app calls it on a timer and at shutdown.
     /// Lets go of the series of the segment being written that no other
     /// stage holds (appends do so about once a minute); returns how many.
     pub fn forget_unused_series(&mut self) -> usize {
@@ -170,6 +168,8 @@ impl Wal {
         n
     }
 
+    /// fsyncs what was appended since the last fsync (whatever the policy).
+    /// The app calls it on a timer and at shutdown.
     pub fn sync(&mut self) -> Result<(), WalError> {
         self.last_sync = Instant::now();
         let Some(active) = self.active.as_mut().filter(|a| a.dirty) else {
