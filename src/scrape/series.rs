@@ -9,10 +9,11 @@
 //!   relabeling, sorting and hashing. Entries unseen for two scrapes go.
 //! - Staleness comes from the cache itself, not from per-scrape maps: each
 //!   entry records the scrape (iteration) in which its sample was last
-//!   stored, as a 16-bit stamp (see [`Stamps`]). After a successful scrape, an entry stored in the last
-//!   successful scrape and not in this one gets a stale marker, unless a
-//!   sample with the same label set was stored in this scrape (two raw
-//!   series that label the same) or it carried its own timestamp and
+//!   stored, as a 16-bit stamp (see [`Stamps`]). After a successful scrape,
+//!   an entry stored in the last successful scrape and not in this one gets
+//!   a stale marker, unless a sample with the same label set was stored in
+//!   this scrape (two raw series that label the same) or it carried its own
+//!   timestamp and
 //!   `track_timestamps_staleness` is off (as in Prometheus). Entries of the
 //!   last successful scrape are always still cached at the next one (they
 //!   are evicted only after two scrapes unseen).
@@ -471,10 +472,10 @@ impl SeriesState {
 
 /// The series cache: entries in one dense vector, found through a hash
 /// table of their indexes (empty hash-table slots cost 4 bytes, not a whole
-/// entry, 32 bytes). An entry is keyed by 96 bits of a hash of its raw
+/// entry, 24 bytes). An entry is keyed by 96 bits of a hash of its raw
 /// series text (XXH3-128, seeded per process so no target can aim for a
 /// collision), not by the text itself: 12 bytes instead of the text (about
-/// 55 bytes a series on a typical body). An entry is 24 bytes. Two texts of one target colliding
+/// 55 bytes a series on a typical body). Two texts of one target colliding
 /// is a chance of about n²/2⁹⁷ (below 10⁻¹⁷ for a million series).
 /// Evicting rebuilds the index.
 #[derive(Debug)]
