@@ -13,10 +13,9 @@
 //!   an entry stored in the last successful scrape and not in this one gets
 //!   a stale marker, unless a sample with the same label set was stored in
 //!   this scrape (two raw series that label the same) or it carried its own
-//!   timestamp and
-//!   `track_timestamps_staleness` is off (as in Prometheus). Entries of the
-//!   last successful scrape are always still cached at the next one (they
-//!   are evicted only after two scrapes unseen).
+//!   timestamp and `track_timestamps_staleness` is off (as in Prometheus).
+//!   Entries of the last successful scrape are always still cached at the
+//!   next one (they are evicted only after two scrapes unseen).
 //! - A loop restarted for the same target inherits the old loop's last
 //!   stored series as a plain list, used once by its first scrape (the new
 //!   loop's relabel settings may differ, so the old cache is not reused).
