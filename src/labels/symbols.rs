@@ -16,13 +16,13 @@
 //!   never moves or goes away, and the string itself stays until its count
 //!   is zero, which cannot happen while the label set resolving it exists.
 
-use std::alloc::{self, Layout};
+use std::alloc::Layout;
 use std::hash::BuildHasher;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use super::arena::{self, Arena};
+use super::arena::Arena;
 
 /// Slots per chunk (a chunk is allocated when the first of them is used).
 const CHUNK_BITS: u32 = 12;
@@ -51,8 +51,8 @@ struct Index {
     next: u32,
     /// Bytes of the live strings (headers included).
     bytes: usize,
-    /// Where strings of up to `arena::MAX_BLOCK` bytes (header included)
-    /// live, packed together; longer ones are allocated one by one.
+    /// Where the strings live: short ones packed together in pages, longer
+    /// ones allocated one by one.
     arena: Arena,
 }
 
@@ -118,14 +118,8 @@ pub(super) fn intern(s: &str) -> u32 {
     }
     let len = u32::try_from(s.len()).expect("BUG: label string over 4 GiB");
     let layout = layout(s.len());
-    let raw = if layout.size() <= arena::MAX_BLOCK {
-        index.arena.alloc(layout.size()).as_ptr()
-    } else {
-        // SAFETY: the layout is never zero-sized (it has a header).
-        unsafe { alloc::alloc(layout) }
-    };
-    let raw = raw.cast::<Header>();
-    let Some(h) = NonNull::new(raw) else { alloc::handle_alloc_error(layout) };
+    let h = index.arena.alloc(layout).cast::<Header>();
+    let raw = h.as_ptr();
     // SAFETY: freshly allocated with room for the header and `len` bytes.
     unsafe {
         h.as_ptr().write(Header { refs: AtomicU32::new(1), len });
@@ -232,14 +226,8 @@ fn free_if_unused(sym: u32, h: NonNull<Header>) {
     index.bytes -= layout.size();
     TABLE.live.fetch_sub(1, Ordering::Relaxed);
     // SAFETY: unreachable now: out of its slot and the index, no reference;
-    // allocated by `intern` from where its size sends it.
-    unsafe {
-        if layout.size() <= arena::MAX_BLOCK {
-            index.arena.free(h.cast(), layout.size());
-        } else {
-            alloc::dealloc(h.as_ptr().cast(), layout);
-        }
-    }
+    // from the arena's `alloc` with this layout (`intern`).
+    unsafe { index.arena.free(h.cast(), layout) };
 }
 
 /// Live strings and their bytes (for tern's own metrics).
