@@ -218,21 +218,29 @@ impl Auth {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<reqwest::RequestBuilder, CredentialsError> {
-        match self {
-            Auth::None => Ok(request),
+        Ok(match self.header()? {
+            Some(value) => request.header(AUTHORIZATION, value),
+            None => request,
+        })
+    }
+
+    /// The `Authorization` header's value (marked sensitive), reading secret
+    /// files now; `None` without authentication.
+    pub fn header(&self) -> Result<Option<HeaderValue>, CredentialsError> {
+        let text = match self {
+            Auth::None => return Ok(None),
             Auth::Basic { username, password } => {
+                use base64::Engine;
                 let password = password.as_ref().map(SecretSource::read).transpose()?;
-                Ok(request.basic_auth(username, password))
+                let pair = format!("{username}:{}", password.unwrap_or_default());
+                format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
             }
-            Auth::Authorization { kind, credentials } => {
-                let mut value = HeaderValue::from_str(&format!("{kind} {}", credentials.read()?))
-                    .map_err(|_| {
-                    CredentialsError("credentials are not a valid header value".into())
-                })?;
-                value.set_sensitive(true);
-                Ok(request.header(AUTHORIZATION, value))
-            }
-        }
+            Auth::Authorization { kind, credentials } => format!("{kind} {}", credentials.read()?),
+        };
+        let mut value = HeaderValue::from_str(&text)
+            .map_err(|_| CredentialsError("credentials are not a valid header value".into()))?;
+        value.set_sensitive(true);
+        Ok(Some(value))
     }
 }
 

@@ -7,7 +7,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
+use reqwest::header::{
+    HeaderMap, HeaderValue, ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_TYPE, USER_AGENT,
+};
+
+use super::direct::{self, DirectError, DirectUrl, KeptConn, Reply};
 
 use crate::config::ScrapeProtocol;
 use crate::exposition::Format;
@@ -81,21 +85,29 @@ pub struct Fetcher {
     pub compression: bool,
     /// Set for the `host_metrics:` job: collect in-process instead of GET.
     pub host: Option<Arc<HostCollector>>,
+    /// Plain-HTTP targets without a proxy are fetched over a connection
+    /// each target keeps ([`super::direct`]) instead of through `client`.
+    pub direct: bool,
+    /// `follow_redirects`: a redirect of a direct request is then followed
+    /// through `client`.
+    pub follow_redirects: bool,
 }
 
 impl Fetcher {
     /// GETs `url` into `buf` (cleared first) and returns the body's format.
+    /// `conn`: the target's kept connection, for direct requests.
     pub async fn fetch(
         &self,
         url: &str,
         timeout: Duration,
         buf: &mut Vec<u8>,
+        conn: &mut KeptConn,
     ) -> Result<Format, FetchError> {
         buf.clear();
         if let Some(host) = &self.host {
             return collect_host(host, url, timeout, buf).await;
         }
-        match tokio::time::timeout(timeout, self.fetch_inner(url, timeout, buf)).await {
+        match tokio::time::timeout(timeout, self.fetch_inner(url, timeout, buf, conn)).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout { url: url.to_owned(), timeout }),
         }
@@ -106,27 +118,37 @@ impl Fetcher {
         url: &str,
         timeout: Duration,
         buf: &mut Vec<u8>,
+        conn: &mut KeptConn,
     ) -> Result<Format, FetchError> {
+        let headers = self.headers(timeout)?;
+        if let Some(direct_url) = self.direct.then(|| DirectUrl::parse(url)).flatten() {
+            let mut direct_headers = headers.clone();
+            if self.compression {
+                direct_headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            let limit = self.body_size_limit;
+            match direct::get(&direct_url, direct_headers, conn, limit, buf).await {
+                Ok(Reply::Ok { content_type }) => return Ok(format_for(&content_type)),
+                Ok(Reply::Status(status)) if self.follow_redirects && status.is_redirection() => {
+                    buf.clear();
+                }
+                Ok(Reply::Status(status)) => return Err(FetchError::Status(status.to_string())),
+                Err(DirectError::BodySizeLimit) => {
+                    return Err(FetchError::BodySizeLimit(self.body_size_limit))
+                }
+                Err(e) => {
+                    return Err(FetchError::Transport {
+                        url: url.to_owned(),
+                        message: e.to_string(),
+                    })
+                }
+            }
+        }
         let transport = |e: reqwest::Error| FetchError::Transport {
             url: url.to_owned(),
             message: error_chain(&e),
         };
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            ACCEPT,
-            HeaderValue::from_str(&self.accept).expect("BUG: accept header is ASCII"),
-        );
-        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
-        if !self.compression {
-            headers.insert(reqwest::header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
-        }
-        let secs = format!("{}", timeout.as_secs_f64());
-        headers.insert(
-            "X-Prometheus-Scrape-Timeout-Seconds",
-            HeaderValue::from_str(&secs).expect("BUG: number"),
-        );
         let request = self.client.get(url).headers(headers);
-        let request = self.auth.apply(request).map_err(|e| FetchError::Credentials(e.0))?;
         let mut response = request.send().await.map_err(transport)?;
         let status = response.status();
         if status != reqwest::StatusCode::OK {
@@ -145,6 +167,31 @@ impl Fetcher {
             buf.extend_from_slice(&chunk);
         }
         Ok(format_for(&content_type))
+    }
+
+    /// The request headers of a scrape: Accept, User-Agent, Accept-Encoding,
+    /// the timeout, and the authentication (secret files read now).
+    fn headers(&self, timeout: Duration) -> Result<HeaderMap, FetchError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            ACCEPT,
+            HeaderValue::from_str(&self.accept).expect("BUG: accept header is ASCII"),
+        );
+        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        // With compression reqwest asks for gzip itself (direct requests
+        // add it).
+        if !self.compression {
+            headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        }
+        let secs = format!("{}", timeout.as_secs_f64());
+        headers.insert(
+            "X-Prometheus-Scrape-Timeout-Seconds",
+            HeaderValue::from_str(&secs).expect("BUG: number"),
+        );
+        if let Some(value) = self.auth.header().map_err(|e| FetchError::Credentials(e.0))? {
+            headers.insert(AUTHORIZATION, value);
+        }
+        Ok(headers)
     }
 }
 

@@ -67,10 +67,14 @@ impl ScrapeJob {
                 JobError::MetricRelabel { job: job.clone(), index, message }
             })?;
         let http = |message: String| JobError::Http { job: job.clone(), message };
-        // Plain-HTTP targets are reconnected at each scrape (a handshake per
-        // interval) rather than holding an idle connection and its
-        // body-sized read buffer per target between scrapes.
-        let keep_idle = config.scheme != crate::config::Scheme::Http;
+        // Plain-HTTP targets without a proxy keep their own connection
+        // (direct requests, which hold no buffer while idle); through reqwest
+        // (redirects) they reconnect rather than keep an idle connection and
+        // its body-sized read buffer per target.
+        let plain = config.scheme == crate::config::Scheme::Http;
+        let keep_idle = !plain;
+        let h = &config.http_client;
+        let direct = plain && h.proxy_url.is_none() && !h.proxy_from_environment;
         let client = build_client_with(&config.http_client, true, keep_idle).map_err(http)?;
         let auth = Auth::from_config(&config.http_client).map_err(http)?;
         let limits = Limits {
@@ -88,6 +92,8 @@ impl ScrapeJob {
             body_size_limit: limits.body_size_limit,
             compression: config.enable_compression,
             host: None,
+            direct,
+            follow_redirects: h.follow_redirects,
         };
         Ok(ScrapeJob {
             name: job.as_str().into(),

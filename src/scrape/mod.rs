@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use crate::labels::{Labels, SharedSeries};
 
+pub mod direct;
 pub mod fetch;
 pub mod job;
 pub mod manager;

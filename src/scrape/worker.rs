@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
+use super::direct::KeptConn;
 use super::fetch::Fetcher;
 use super::metrics::{FailureLabels, JobLabel, ScrapeMetrics};
 use super::series::{AppendError, SeriesState};
@@ -87,6 +88,7 @@ pub async fn run(
     let mut ticker = tokio::time::interval_at(start, interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut last_len = 0;
+    let mut conn = KeptConn::default();
     loop {
         tokio::select! {
             biased;
@@ -94,7 +96,7 @@ pub async fn run(
             _ = ticker.tick() => {}
         }
         let mut buf = ctx.buffers.take();
-        let mut batch = scrape_once(&ctx, &mut state, &mut buf, &mut last_len).await;
+        let mut batch = scrape_once(&ctx, &mut state, &mut buf, &mut last_len, &mut conn).await;
         ctx.buffers.give(buf);
         let (done, stored) = tokio::sync::oneshot::channel();
         batch.done = Some(done);
@@ -124,19 +126,22 @@ async fn scrape_once(
     state: &mut SeriesState,
     buf: &mut Vec<u8>,
     last_len: &mut usize,
+    conn: &mut KeptConn,
 ) -> ScrapeBatch {
     let scrape_ms = now_ms();
     let started = Instant::now();
     let fetched = match &ctx.forced_error {
         Some(e) => Err(e.clone()),
-        None => ctx.fetcher.fetch(&ctx.target.url, ctx.target.timeout, buf).await.map_err(|e| {
-            let reason = e.reason().to_owned();
-            ctx.metrics
-                .failures
-                .get_or_create(&FailureLabels { job: ctx.job.to_string(), reason })
-                .inc();
-            e.to_string()
-        }),
+        None => {
+            ctx.fetcher.fetch(&ctx.target.url, ctx.target.timeout, buf, conn).await.map_err(|e| {
+                let reason = e.reason().to_owned();
+                ctx.metrics
+                    .failures
+                    .get_or_create(&FailureLabels { job: ctx.job.to_string(), reason })
+                    .inc();
+                e.to_string()
+            })
+        }
     };
     let duration = started.elapsed().as_secs_f64();
     let mut samples = Vec::with_capacity(*last_len + 8);

@@ -34,7 +34,11 @@ mod shard;
 pub use series::SeriesLabels;
 use shard::{ShardContext, ShardResult};
 
-/// How long between durable cursor commits while data flows.
+/// How long between durable cursor commits while data flows. A crash re-sends
+/// at most this much; with scrape intervals of this or longer that is at most
+/// the last sample of each series, which the receiver already has at the
+/// same timestamp and takes as a duplicate (an older one would be refused as
+/// out of order).
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
 
 /// Everything one endpoint's queue needs.
@@ -105,8 +109,14 @@ impl EndpointQueue {
             // Not the last sample's record end: the chunk may end inside it.
             let end = self.reader.handed_out();
             self.metrics.samples_pending.get_or_create(&endpoint).set(chunk.len() as i64);
+            // A backlog holds several samples of each series: grouped by
+            // series, each one's labels are sent once.
+            let deadline_ms = self.queue.batch_send_deadline.as_millis() as i64;
+            let backlog = chunk
+                .first()
+                .is_some_and(|s| crate::clock::now_ms() - s.timestamp_ms >= deadline_ms);
             let parts = self.split(chunk, shards, &endpoint);
-            let result = ctx.send_all(parts, &stop.abort).await;
+            let result = ctx.send_all(parts, backlog, &stop.abort).await;
             self.metrics.samples_pending.get_or_create(&endpoint).set(0);
             if result == ShardResult::Aborted {
                 break;
@@ -217,7 +227,10 @@ impl EndpointQueue {
         shards: usize,
         endpoint: &Endpoint,
     ) -> Vec<Vec<shard::Item>> {
-        let mut parts: Vec<Vec<shard::Item>> = (0..shards).map(|_| Vec::new()).collect();
+        // Sized once: the hash spreads series about evenly over the shards.
+        let per_shard = if shards == 1 { chunk.len() } else { chunk.len() / shards * 5 / 4 + 16 };
+        let mut parts: Vec<Vec<shard::Item>> =
+            (0..shards).map(|_| Vec::with_capacity(per_shard)).collect();
         let age_limit = self.queue.sample_age_limit;
         let now_ms = crate::clock::now_ms();
         let (mut relabeled, mut too_old) = (0u64, 0u64);

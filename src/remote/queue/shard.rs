@@ -114,10 +114,11 @@ impl ShardContext {
         }
     }
 
-    /// Sends every shard's part concurrently.
+    /// Sends every shard's part concurrently; `by_series`: see [`requests`].
     pub async fn send_all(
         &mut self,
         parts: Vec<Vec<Item>>,
+        by_series: bool,
         abort: &CancellationToken,
     ) -> ShardResult {
         let shared = SendShared {
@@ -133,7 +134,7 @@ impl ShardContext {
             abort,
         };
         let shared = &shared;
-        let sends = parts.into_iter().map(|items| shared.send_shard(items));
+        let sends = parts.into_iter().map(|items| shared.send_shard(items, by_series));
         let results = futures_util::future::join_all(sends).await;
         if results.contains(&ShardResult::Aborted) {
             ShardResult::Aborted
@@ -157,8 +158,8 @@ struct SendShared<'a> {
 }
 
 impl SendShared<'_> {
-    async fn send_shard(&self, items: Vec<Item>) -> ShardResult {
-        for request in requests(items, self.max_per_send) {
+    async fn send_shard(&self, items: Vec<Item>, by_series: bool) -> ShardResult {
+        for request in requests(items, self.max_per_send, by_series) {
             if self.send_request(request).await == ShardResult::Aborted {
                 return ShardResult::Aborted;
             }
@@ -295,27 +296,52 @@ impl SendShared<'_> {
     }
 }
 
-/// Groups items by series (first-seen order) and cuts the groups into
-/// requests of at most `max_per_send` samples.
-fn requests(items: Vec<Item>, max_per_send: usize) -> Vec<Vec<Group>> {
-    // Sized for one sample per series (the steady state): no rehashing.
-    let mut index: HashMap<(u64, usize), usize> = HashMap::with_capacity(items.len());
+/// Groups items by series and cuts the groups into requests of at most
+/// `max_per_send` samples. With `by_series` (a backlog, where a chunk holds
+/// several samples of each series) every series' samples go into one group,
+/// in first-seen order, so its labels are sent once; otherwise (the steady
+/// state, about one sample per series) only consecutive samples of a series
+/// share a group, as Prometheus sends them, without a lookup per sample.
+/// Either way a series' samples stay in order across the groups and requests.
+fn requests(items: Vec<Item>, max_per_send: usize, by_series: bool) -> Vec<Vec<Group>> {
     let mut groups: Vec<Group> = Vec::with_capacity(items.len());
-    // Label sets are moved, not cloned: a clone is an atomic increment
-    // on the set's (rarely cached) memory, per sample.
-    for Item { series, hash, timestamp_ms, value } in items {
-        let sample = SampleValue { timestamp_ms, value };
-        // Keyed by the series itself too: two series whose hashes collide
-        // stay apart. (One series read as two `Arc`s, across a segment
-        // change, makes two groups, in order: still in timestamp order.)
-        match index.entry((hash, SharedSeries::as_ptr(&series) as usize)) {
-            std::collections::hash_map::Entry::Occupied(o) => groups[*o.get()].samples.push(sample),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(groups.len());
-                groups.push(Group { series, samples: smallvec![sample] });
+    if by_series {
+        // Sized for one sample per series: no rehashing.
+        let mut index: HashMap<(u64, usize), usize> = HashMap::with_capacity(items.len());
+        // Label sets are moved, not cloned: a clone is an atomic increment
+        // on the set's (rarely cached) memory, per sample.
+        for Item { series, hash, timestamp_ms, value } in items {
+            let sample = SampleValue { timestamp_ms, value };
+            // Keyed by the series itself too: two series whose hashes
+            // collide stay apart. (One series read as two `Arc`s, across a
+            // segment change, makes two groups, in order.)
+            match index.entry((hash, SharedSeries::as_ptr(&series) as usize)) {
+                std::collections::hash_map::Entry::Occupied(o) => {
+                    groups[*o.get()].samples.push(sample)
+                }
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(groups.len());
+                    groups.push(Group { series, samples: smallvec![sample] });
+                }
+            }
+        }
+    } else {
+        for Item { series, timestamp_ms, value, .. } in items {
+            let sample = SampleValue { timestamp_ms, value };
+            match groups.last_mut() {
+                Some(last) if SharedSeries::ptr_eq(&last.series, &series) => {
+                    last.samples.push(sample)
+                }
+                _ => groups.push(Group { series, samples: smallvec![sample] }),
             }
         }
     }
+    cut(groups, max_per_send)
+}
+
+/// Cuts groups into requests of at most `max_per_send` samples, splitting a
+/// group across two requests where it must.
+fn cut(groups: Vec<Group>, max_per_send: usize) -> Vec<Vec<Group>> {
     let mut requests = Vec::new();
     // Each request's vector sized once (at most one group per sample).
     let per_request = max_per_send.min(groups.len());
@@ -395,7 +421,7 @@ mod tests {
             value: t as f64,
         };
         let items = vec![item(&a, 1, 1), item(&b, 2, 2), item(&a, 1, 3), item(&a, 1, 4)];
-        let got: Vec<Vec<(String, Vec<i64>)>> = requests(items, 2)
+        let got: Vec<Vec<(String, Vec<i64>)>> = requests(items, 2, true)
             .into_iter()
             .map(|r| {
                 r.into_iter()
@@ -420,12 +446,40 @@ mod tests {
             value: t as f64,
         };
         let items = vec![item(&a, 1), item(&b, 2), item(&a, 3), item(&b, 4)];
-        let got: Vec<(String, Vec<i64>)> = requests(items, 10)
+        let got: Vec<(String, Vec<i64>)> = requests(items, 10, true)
             .concat()
             .into_iter()
             .map(|g| (g.series.to_string(), g.samples.iter().map(|s| s.timestamp_ms).collect()))
             .collect();
         let want = [("{__name__=\"a\"}", vec![1, 3]), ("{__name__=\"b\"}", vec![2, 4])];
         assert_eq!(got, want.map(|(l, t)| (l.to_string(), t)));
+    }
+
+    #[test]
+    fn requests_without_grouping_keep_wal_order_and_merge_only_neighbours() {
+        let a = SharedSeries::new(Series::new(Labels::from_pairs([("__name__", "a")])));
+        let b = SharedSeries::new(Series::new(Labels::from_pairs([("__name__", "b")])));
+        let item = |l: &SharedSeries, t: i64| Item {
+            series: l.clone(),
+            hash: 1,
+            timestamp_ms: t,
+            value: t as f64,
+        };
+        let items = vec![item(&a, 1), item(&b, 2), item(&a, 3), item(&a, 4), item(&b, 5)];
+        let got: Vec<Vec<(String, Vec<i64>)>> = requests(items, 3, false)
+            .into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .map(|g| {
+                        (g.series.to_string(), g.samples.iter().map(|s| s.timestamp_ms).collect())
+                    })
+                    .collect()
+            })
+            .collect();
+        let s = |l: &str, t: &[i64]| (format!("{{__name__=\"{l}\"}}"), t.to_vec());
+        assert_eq!(
+            got,
+            vec![vec![s("a", &[1]), s("b", &[2]), s("a", &[3])], vec![s("a", &[4]), s("b", &[5])]]
+        );
     }
 }
