@@ -217,8 +217,10 @@ impl SeriesState {
     ) -> (AppendStats, Option<AppendError>) {
         self.iteration += 1;
         let start = out.len();
+        let created = self.cache.created;
         let mut stats = AppendStats::default();
-        let mut undo = Undo::new();
+        // One entry per stored sample: sized once.
+        let mut undo = Undo::with_capacity(self.cache.len());
         let result = match fetched {
             Ok((body, format)) => {
                 self.append_body(body, format, scrape_ms, out, &mut stats, &mut undo)
@@ -242,6 +244,9 @@ impl SeriesState {
         };
         self.inherited = HashMap::new();
         self.evict();
+        if self.cache.created != created {
+            self.cache.distinct = self.cache.labels_distinct();
+        }
         let up = if error.is_none() { 1.0 } else { 0.0 };
         let values = [
             up,
@@ -281,8 +286,17 @@ impl SeriesState {
         stats: &mut AppendStats,
         undo: &mut Undo,
     ) -> Result<HashSet<u64>, AppendError> {
-        // Label hashes stored in this scrape (duplicates and staleness).
-        let mut seen_this_scrape: HashSet<u64> = HashSet::with_capacity(self.cache.len());
+        // Label hashes stored in this scrape (duplicates and staleness), kept
+        // only while two entries may share their final labels: when the
+        // cache's entries are known to have distinct label sets and every
+        // sample is a hit, a series is stored twice only through the same
+        // entry, which its stored stamp tells. The first new entry (which
+        // may share the labels of another) switches to the set.
+        let start = out.len();
+        let mut seen_this_scrape: Option<HashSet<u64>> = (!self.cache.distinct
+            || !self.inherited.is_empty())
+        .then(|| HashSet::with_capacity(self.cache.len()));
+        let capacity = self.cache.len();
         let limit = self.settings.limits.sample_limit;
         let mut over_limit = false;
         for entry in Parser::new(format, body) {
@@ -304,7 +318,16 @@ impl SeriesState {
                 over_limit = true;
                 continue;
             }
-            if !seen_this_scrape.insert(hash) {
+            if !hit && seen_this_scrape.is_none() {
+                let mut set = HashSet::with_capacity(capacity);
+                set.extend(out[start..].iter().map(|s| s.series.hash()));
+                seen_this_scrape = Some(set);
+            }
+            let duplicate = match &mut seen_this_scrape {
+                Some(set) => !set.insert(hash),
+                None => entry.stored == Stamps::stored(iteration),
+            };
+            if duplicate {
                 stats.duplicates += 1;
                 continue;
             }
@@ -324,7 +347,7 @@ impl SeriesState {
         if over_limit {
             return Err(AppendError::SampleLimit(limit));
         }
-        Ok(seen_this_scrape)
+        Ok(seen_this_scrape.unwrap_or_default())
     }
 
     /// The final label set of a scraped sample, or `None` when relabeling
@@ -482,13 +505,27 @@ struct SeriesCache {
     index: hashbrown::HashTable<u32>,
     entries: Vec<CacheEntry>,
     seed: u64,
+    /// Entries made so far: a change tells that `distinct` must be checked.
+    created: u64,
+    /// No two entries' series have the same label set (by hash), as of the
+    /// last check; evicting keeps it true.
+    distinct: bool,
 }
 
 impl Default for SeriesCache {
     fn default() -> Self {
-        SeriesCache { index: Default::default(), entries: Vec::new(), seed: key_seed() }
+        SeriesCache {
+            index: Default::default(),
+            entries: Vec::new(),
+            seed: key_seed(),
+            created: 0,
+            distinct: true,
+        }
     }
 }
+
+/// How many entries ahead of a hit its successor's series is prefetched.
+const PREFETCH_AHEAD: usize = 4;
 
 /// The process' seed of series-text hashes.
 fn key_seed() -> u64 {
@@ -529,6 +566,15 @@ impl SeriesCache {
         match found {
             hash_table::Entry::Occupied(o) => {
                 let i = *o.get();
+                // A body lists its series in the same order at every
+                // scrape, as the entries were made: the entry a few lines
+                // on is most likely next but some, and its series (whose
+                // memory is rarely cached) is loaded meanwhile.
+                if let Some(Some(next)) =
+                    self.entries.get(i as usize + PREFETCH_AHEAD).map(|e| &e.series)
+                {
+                    crate::labels::prefetch(next);
+                }
                 Ok((i, &mut self.entries[i as usize], true))
             }
             hash_table::Entry::Vacant(v) => {
@@ -543,9 +589,16 @@ impl SeriesCache {
                     .expect("BUG: over 4 billion series in one target");
                 v.insert(i);
                 self.entries.push(entry);
+                self.created += 1;
                 Ok((i, &mut self.entries[i as usize], false))
             }
         }
+    }
+
+    /// Whether no two entries' series have the same label set (by hash).
+    fn labels_distinct(&self) -> bool {
+        let mut hashes = HashSet::with_capacity(self.entries.len());
+        self.entries.iter().filter_map(|e| e.series.as_ref()).all(|s| hashes.insert(s.hash()))
     }
 
     /// Keeps the entries for which `keep` (which may update them) says so,

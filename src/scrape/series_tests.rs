@@ -362,3 +362,23 @@ fn staleness_stays_exact_when_the_iteration_stamps_wrap() {
         &r#"{__name__="a", instance="h:9100", job="node", x="1", y="2"} STALE@10"#.to_owned()
     ));
 }
+
+#[test]
+fn a_second_spelling_made_while_the_first_is_absent_is_still_a_duplicate_later() {
+    // Scrape 2 makes the entry of the second spelling while the first's is
+    // still cached (seen in scrape 1); in scrape 3 both are cache hits, and
+    // the series must still be stored once.
+    let mut s = SeriesState::new(settings());
+    let (first, second) = (r#"a{x="1",y="2"}"#, r#"a{y="2",x="1"}"#);
+    scrape(&mut s, Ok(&format!("{first} 1\n")), T0);
+    scrape(&mut s, Ok(&format!("{second} 2\nb 1\n")), T0 + 10);
+    let (out, stats, err) = scrape(&mut s, Ok(&format!("{first} 3\n{second} 4\nb 2\n")), T0 + 20);
+    assert_eq!((stats.duplicates, err), (1, None));
+    let a: Vec<&String> = out.iter().filter(|l| l.contains("x=\"1\"")).collect();
+    assert_eq!(a, [r#"{__name__="a", instance="h:9100", job="node", x="1", y="2"} 3@20"#]);
+    // Once the second spelling is evicted, a scrape of only hits stays exact.
+    scrape(&mut s, Ok(&format!("{first} 5\nb 3\n")), T0 + 30);
+    scrape(&mut s, Ok(&format!("{first} 6\nb 4\n")), T0 + 40);
+    let (out, stats, _) = scrape(&mut s, Ok(&format!("{first} 7\n{first} 8\nb 5\n")), T0 + 50);
+    assert_eq!(stats.duplicates, 1, "{out:?}");
+}

@@ -13,6 +13,9 @@ struct DecodedSeries {
     prev_bits: u64,
 }
 
+/// How many refs ahead of a sample's series the decoder prefetches.
+const PREFETCH_AHEAD: usize = 4;
+
 /// Decoding state of one segment. A record that fails to decode leaves the
 /// state unusable for the rest of the segment (the caller stops there).
 #[derive(Default)]
@@ -104,10 +107,17 @@ impl Decoder {
         let mut r = 0i64;
         for _ in 0..count {
             r = r.wrapping_add(input.zigzag()?);
-            let series = usize::try_from(r)
+            let i = usize::try_from(r)
                 .ok()
-                .and_then(|i| self.series.get_mut(i))
+                .filter(|&i| i < self.series.len())
                 .ok_or(Corruption::BadPayload("sample of an undeclared series"))?;
+            // Refs mostly ascend one by one (a scrape's series in the order
+            // they were declared): the series a few refs on, whose memory
+            // is rarely cached, is loaded before its clone.
+            if let Some(ahead) = self.series.get(i + PREFETCH_AHEAD) {
+                crate::labels::prefetch(&ahead.series);
+            }
+            let series = &mut self.series[i];
             let timestamp_ms = if same { base } else { base.wrapping_add(input.zigzag()?) };
             let bits = input.xor()? ^ series.prev_bits;
             series.prev_bits = bits;
