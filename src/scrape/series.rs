@@ -510,6 +510,8 @@ struct SeriesCache {
     /// No two entries' series have the same label set (by hash), as of the
     /// last check; evicting keeps it true.
     distinct: bool,
+    /// The entry after the last one found or made: the likely next.
+    next: u32,
 }
 
 impl Default for SeriesCache {
@@ -520,6 +522,7 @@ impl Default for SeriesCache {
             seed: key_seed(),
             created: 0,
             distinct: true,
+            next: 0,
         }
     }
 }
@@ -557,6 +560,14 @@ impl SeriesCache {
     ) -> Result<(u32, &mut CacheEntry, bool), E> {
         let key = xxhash_rust::xxh3::xxh3_128_with_seed(text.as_bytes(), self.seed);
         let key = [key as u32, (key >> 32) as u32, (key >> 64) as u32];
+        // A body lists its series in the same order at every scrape, as
+        // the entries were made: the entry after the last one found is
+        // tried first, without probing the index (keys are unique, so a
+        // match is the entry).
+        let guess = self.next as usize;
+        if self.entries.get(guess).is_some_and(|e| e.key == key) {
+            return Ok((self.hit(guess), &mut self.entries[guess], true));
+        }
         let entries = &self.entries;
         let found = self.index.entry(
             bucket_hash(key),
@@ -565,17 +576,8 @@ impl SeriesCache {
         );
         match found {
             hash_table::Entry::Occupied(o) => {
-                let i = *o.get();
-                // A body lists its series in the same order at every
-                // scrape, as the entries were made: the entry a few lines
-                // on is most likely next but some, and its series (whose
-                // memory is rarely cached) is loaded meanwhile.
-                if let Some(Some(next)) =
-                    self.entries.get(i as usize + PREFETCH_AHEAD).map(|e| &e.series)
-                {
-                    crate::labels::prefetch(next);
-                }
-                Ok((i, &mut self.entries[i as usize], true))
+                let i = *o.get() as usize;
+                Ok((self.hit(i), &mut self.entries[i], true))
             }
             hash_table::Entry::Vacant(v) => {
                 let entry = CacheEntry {
@@ -590,9 +592,21 @@ impl SeriesCache {
                 v.insert(i);
                 self.entries.push(entry);
                 self.created += 1;
+                self.next = i + 1;
                 Ok((i, &mut self.entries[i as usize], false))
             }
         }
+    }
+
+    /// Records a hit on entry `i` and returns its index. The entry a few
+    /// lines on (most likely next but some, by the body's order) has its
+    /// series, whose memory is rarely cached, loaded meanwhile.
+    fn hit(&mut self, i: usize) -> u32 {
+        if let Some(Some(ahead)) = self.entries.get(i + PREFETCH_AHEAD).map(|e| &e.series) {
+            crate::labels::prefetch(ahead);
+        }
+        self.next = i as u32 + 1;
+        i as u32
     }
 
     /// Whether no two entries' series have the same label set (by hash).
