@@ -19,6 +19,8 @@ use hyper::{Request, StatusCode, Uri, Version};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use super::fetch::error_chain;
+
 /// A target's URL, split once for direct requests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectUrl {
@@ -139,7 +141,7 @@ async fn exchange(
     limit: usize,
     buf: &mut Vec<u8>,
 ) -> Result<(Reply, Option<TcpStream>), Failure> {
-    let transport = |e: hyper::Error| DirectError::Transport(root_cause(&e));
+    let transport = |e: hyper::Error| DirectError::Transport(error_chain(&e));
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
             .await
@@ -202,7 +204,7 @@ async fn read_response(
     let mut raw = Vec::new();
     let out = if gzip { &mut raw } else { &mut *buf };
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| DirectError::Transport(root_cause(&e)))?;
+        let frame = frame.map_err(|e| DirectError::Transport(error_chain(&e)))?;
         if let Ok(data) = frame.into_data() {
             if limit > 0 && out.len() + data.len() > limit {
                 return Err(DirectError::BodySizeLimit);
@@ -242,15 +244,6 @@ fn gunzip(raw: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<(), DirectError
         return Err(DirectError::BodySizeLimit);
     }
     Ok(())
-}
-
-/// The innermost error's text (`Connection refused (os error 111)`).
-fn root_cause(e: &dyn std::error::Error) -> String {
-    let mut root = e;
-    while let Some(s) = root.source() {
-        root = s;
-    }
-    root.to_string()
 }
 
 #[cfg(test)]

@@ -222,8 +222,8 @@ async fn collect_host(
 }
 
 /// The root cause of a transport error (`Connection refused (os error 111)`),
-/// which says more than reqwest's wrappers around it.
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// which says more than reqwest's or hyper's wrappers around it.
+pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut root = e;
     while let Some(s) = root.source() {
         root = s;

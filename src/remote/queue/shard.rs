@@ -410,6 +410,13 @@ mod tests {
     use super::*;
     use crate::labels::Series;
 
+    /// Each request as (series, sample timestamps) per group.
+    fn rendered(requests: Vec<Vec<Group>>) -> Vec<Vec<(String, Vec<i64>)>> {
+        let group =
+            |g: Group| (g.series.to_string(), g.samples.iter().map(|s| s.timestamp_ms).collect());
+        requests.into_iter().map(|r| r.into_iter().map(group).collect()).collect()
+    }
+
     #[test]
     fn requests_group_by_series_in_order_and_cut_at_max_per_send() {
         let a = SharedSeries::new(Series::new(Labels::from_pairs([("__name__", "a")])));
@@ -421,16 +428,7 @@ mod tests {
             value: t as f64,
         };
         let items = vec![item(&a, 1, 1), item(&b, 2, 2), item(&a, 1, 3), item(&a, 1, 4)];
-        let got: Vec<Vec<(String, Vec<i64>)>> = requests(items, 2, true)
-            .into_iter()
-            .map(|r| {
-                r.into_iter()
-                    .map(|g| {
-                        (g.series.to_string(), g.samples.iter().map(|s| s.timestamp_ms).collect())
-                    })
-                    .collect()
-            })
-            .collect();
+        let got = rendered(requests(items, 2, true));
         let s = |l: &str, t: &[i64]| (format!("{{__name__=\"{l}\"}}"), t.to_vec());
         assert_eq!(got, vec![vec![s("a", &[1, 3])], vec![s("a", &[4]), s("b", &[2])]]);
     }
@@ -466,16 +464,7 @@ mod tests {
             value: t as f64,
         };
         let items = vec![item(&a, 1), item(&b, 2), item(&a, 3), item(&a, 4), item(&b, 5)];
-        let got: Vec<Vec<(String, Vec<i64>)>> = requests(items, 3, false)
-            .into_iter()
-            .map(|r| {
-                r.into_iter()
-                    .map(|g| {
-                        (g.series.to_string(), g.samples.iter().map(|s| s.timestamp_ms).collect())
-                    })
-                    .collect()
-            })
-            .collect();
+        let got = rendered(requests(items, 3, false));
         let s = |l: &str, t: &[i64]| (format!("{{__name__=\"{l}\"}}"), t.to_vec());
         assert_eq!(
             got,
