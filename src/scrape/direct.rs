@@ -14,7 +14,9 @@ use std::net::{IpAddr, SocketAddr};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
-use hyper::header::{HeaderMap, HeaderValue, CONNECTION, CONTENT_ENCODING, CONTENT_TYPE, HOST};
+use hyper::header::{
+    HeaderMap, HeaderValue, ACCEPT_ENCODING, CONNECTION, CONTENT_ENCODING, CONTENT_TYPE, HOST,
+};
 use hyper::{Request, StatusCode, Uri, Version};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -81,22 +83,24 @@ pub enum DirectError {
     Gzip(String),
 }
 
-/// GETs `url` with `headers` (`Host` is added) into `buf`, on the kept
-/// connection when there is one. `limit`: the body's size limit (0: none),
-/// checked while reading, after decoding. The connection is kept for the
-/// next scrape only after a complete 200 the server did not close.
+/// GETs `url` with `headers` (`Host` is added, and `Accept-Encoding: gzip`
+/// with `gzip`) into `buf`, on the kept connection when there is one.
+/// `limit`: the body's size limit (0: none), checked while reading, after
+/// decoding. The connection is kept for the next scrape only after a
+/// complete 200 the server did not close.
 pub async fn get(
     url: &DirectUrl,
-    mut headers: HeaderMap,
+    headers: &HeaderMap,
+    gzip: bool,
     conn: &mut KeptConn,
     limit: usize,
     buf: &mut Vec<u8>,
 ) -> Result<Reply, DirectError> {
     let host = HeaderValue::from_str(&url.authority)
         .map_err(|_| DirectError::Transport("invalid host".into()))?;
-    headers.insert(HOST, host);
+    let head = Head { url, headers, host, gzip };
     if let Some(stream) = conn.0.take() {
-        match exchange(url, &headers, stream, limit, buf).await {
+        match exchange(&head, stream, limit, buf).await {
             // Closed by the server while idle: nothing came back.
             Err(Failure::BeforeResponse(_)) => {}
             Err(Failure::After(e)) => return Err(e),
@@ -107,12 +111,36 @@ pub async fn get(
         }
     }
     let stream = connect(url).await?;
-    match exchange(url, &headers, stream, limit, buf).await {
+    match exchange(&head, stream, limit, buf).await {
         Ok((reply, kept)) => {
             conn.0 = kept;
             Ok(reply)
         }
         Err(Failure::BeforeResponse(e) | Failure::After(e)) => Err(e),
+    }
+}
+
+/// What every attempt of one GET sends.
+struct Head<'a> {
+    url: &'a DirectUrl,
+    /// The scrape's headers, shared with the general client's requests.
+    headers: &'a HeaderMap,
+    host: HeaderValue,
+    gzip: bool,
+}
+
+impl Head<'_> {
+    fn request(&self) -> Result<Request<Empty<Bytes>>, DirectError> {
+        let mut request = Request::get(self.url.path.as_str())
+            .body(Empty::new())
+            .map_err(|e| DirectError::Transport(e.to_string()))?;
+        let headers = request.headers_mut();
+        headers.clone_from(self.headers);
+        headers.insert(HOST, self.host.clone());
+        if self.gzip {
+            headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        Ok(request)
     }
 }
 
@@ -135,8 +163,7 @@ async fn connect(url: &DirectUrl) -> Result<TcpStream, DirectError> {
 /// One request on `stream`; returns the reply and the stream when it can be
 /// kept.
 async fn exchange(
-    url: &DirectUrl,
-    headers: &HeaderMap,
+    head: &Head<'_>,
     stream: TcpStream,
     limit: usize,
     buf: &mut Vec<u8>,
@@ -146,10 +173,7 @@ async fn exchange(
         hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
             .await
             .map_err(|e| Failure::BeforeResponse(transport(e)))?;
-    let mut request = Request::get(url.path.as_str())
-        .body(Empty::new())
-        .map_err(|e| Failure::BeforeResponse(DirectError::Transport(e.to_string())))?;
-    *request.headers_mut() = headers.clone();
+    let request = head.request().map_err(Failure::BeforeResponse)?;
     // The connection runs beside the request; dropping the sender at the
     // end of the request lets it finish without closing the socket.
     let connection = connection.without_shutdown();

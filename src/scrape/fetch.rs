@@ -122,12 +122,8 @@ impl Fetcher {
     ) -> Result<Format, FetchError> {
         let headers = self.headers(timeout)?;
         if let Some(direct_url) = self.direct.then(|| DirectUrl::parse(url)).flatten() {
-            let mut direct_headers = headers.clone();
-            if self.compression {
-                direct_headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
-            }
-            let limit = self.body_size_limit;
-            match direct::get(&direct_url, direct_headers, conn, limit, buf).await {
+            let (gzip, limit) = (self.compression, self.body_size_limit);
+            match direct::get(&direct_url, &headers, gzip, conn, limit, buf).await {
                 Ok(Reply::Ok { content_type }) => return Ok(format_for(&content_type)),
                 Ok(Reply::Status(status)) if self.follow_redirects && status.is_redirection() => {
                     buf.clear();

@@ -293,10 +293,10 @@ impl SeriesState {
         // entry, which its stored stamp tells. The first new entry (which
         // may share the labels of another) switches to the set.
         let start = out.len();
+        let capacity = self.cache.len();
         let mut seen_this_scrape: Option<HashSet<u64>> = (!self.cache.distinct
             || !self.inherited.is_empty())
-        .then(|| HashSet::with_capacity(self.cache.len()));
-        let capacity = self.cache.len();
+        .then(|| HashSet::with_capacity(capacity));
         let limit = self.settings.limits.sample_limit;
         let mut over_limit = false;
         for entry in Parser::new(format, body) {
