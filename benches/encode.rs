@@ -4,7 +4,9 @@
 //!
 //! - `1 sample/series`: 2,000 series from one scrape (the steady state);
 //! - `5 samples/series`: 400 series over five scrapes (catching up after
-//!   an outage).
+//!   an outage);
+//! - `1 sample/series, 1 external label`: the first, with a
+//!   `global.external_labels` entry merged into every series.
 //!
 //! Bytes per sample (protobuf and snappy) are printed once per case, before
 //! the timings.
@@ -116,6 +118,22 @@ fn bench_encode(c: &mut Criterion) {
             })
         });
     }
+    // The same steady-state batch with one external label (as
+    // `global.external_labels` adds to every series): merged while writing.
+    let batch = batch(BATCH, 1);
+    let external = Labels::from_pairs([("cluster", "eu-west-1a")]);
+    let mut encoder = Encoder::new();
+    group.bench_function("1 sample/series, 1 external label", |b| {
+        b.iter(|| {
+            let body = encoder
+                .encode_with_external(
+                    black_box(&batch).iter().map(|(l, s)| (l, s.as_slice())),
+                    &external,
+                )
+                .unwrap();
+            black_box(body.len())
+        })
+    });
     group.finish();
 }
 
