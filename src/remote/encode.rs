@@ -171,11 +171,7 @@ where
         let len_at = buf.len();
         buf.extend_from_slice(&[0, 0]);
         let body_at = buf.len();
-        if external.is_empty() {
-            labels.iter().for_each(|l| write_label(buf, l));
-        } else {
-            merged(labels, external, |l| write_label(buf, l));
-        }
+        merged(labels, external, |l| write_label(buf, l));
         for sample in samples {
             buf.push(TIME_SERIES_SAMPLES);
             put_varint(buf, sample_len(sample) as u64);
@@ -278,9 +274,8 @@ fn name_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 fn time_series_len(labels: &Labels, external: &Labels, samples: &[SampleValue]) -> usize {
     let mut labels_len = 0;
     merged(labels, external, |l| labels_len += nested_len(label_len(l)));
-    let labels = labels_len;
     let samples: usize = samples.iter().map(|s| nested_len(sample_len(s))).sum();
-    labels + samples
+    labels_len + samples
 }
 
 /// Bytes of a length-delimited field whose content is `len` bytes.
